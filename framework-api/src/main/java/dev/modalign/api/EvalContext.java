@@ -1,0 +1,35 @@
+package dev.modalign.api;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The evaluation set, encoded by the trained towers. Encoding happens once per tower and is shared
+ * by all evaluators of a run.
+ */
+public interface EvalContext {
+
+    /** The towers this evaluator was asked to use, in the order its YAML block names them. */
+    List<String> towers();
+
+    /** A tower's embeddings of every evaluation record, float32 [N, D], not normalised, in record order. */
+    NDArray embeddings(String tower);
+
+    /** A tower's token features [N, T, D] and mask [N, T], where its encoder gives them. */
+    Optional<TowerOutput> tokenOutputs(String tower);
+
+    /** Class labels of the records, where the data has them; int64 [N]. */
+    Optional<NDArray> labels();
+
+    /** The record ids, in order; rows with equal group ids are the same item (e.g. several captions). */
+    List<String> groupIds();
+
+    /** A manager for the evaluator's arrays, closed after the evaluator returns. */
+    NDManager manager();
+
+    /** A directory for artifacts (plots, tables); files listed in the result are logged with the run. */
+    Path artifactDir();
+}

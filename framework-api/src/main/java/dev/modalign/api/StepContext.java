@@ -1,0 +1,16 @@
+package dev.modalign.api;
+
+import ai.djl.ndarray.NDManager;
+import java.util.Random;
+
+/**
+ * Where training stands when a loss is computed.
+ *
+ * @param step the global step, from 0
+ * @param epoch the epoch, from 0
+ * @param totalSteps the number of steps the run will take
+ * @param rng a generator seeded from the run's seed and the step
+ * @param manager the step's manager: arrays made here are closed at the end of the step
+ * @param training false when a loss is computed for evaluation
+ */
+public record StepContext(long step, int epoch, long totalSteps, Random rng, NDManager manager, boolean training) {}

@@ -1,0 +1,15 @@
+package dev.modalign.api;
+
+/**
+ * Where runs are recorded: the embedded local store, MLflow. One tracker serves a whole command
+ * (a run, or a sweep's parent and trials).
+ */
+public interface Tracker extends AutoCloseable {
+
+    /** Opens a run; the run's records go to this tracker until {@link TrackedRun#end}. */
+    TrackedRun startRun(RunSpec spec);
+
+    /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
+    @Override
+    void close();
+}
