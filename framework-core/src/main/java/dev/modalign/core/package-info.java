@@ -1,0 +1,2 @@
+/** The modalign runtime: config, plugin loading, composition, training, tracking and the CLI. */
+package dev.modalign.core;

@@ -1,0 +1,188 @@
+package dev.modalign.testkit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import dev.modalign.api.ComponentContext;
+import dev.modalign.api.ComponentFactory;
+import dev.modalign.api.EncodedBatch;
+import dev.modalign.api.Loss;
+import dev.modalign.api.LossOutput;
+import dev.modalign.api.StepContext;
+import dev.modalign.api.TowerOutput;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What every {@link Loss} must do. A plugin's test extends it, supplying the factory and minimal
+ * parameters; override the hooks where the loss needs more than two towers with embeddings.
+ *
+ * @param <P> the loss's parameter record
+ */
+public abstract class AbstractLossContractTest<P extends Record> extends PluginContract {
+
+    /** The factory under test. */
+    protected abstract ComponentFactory<P, Loss> factory();
+
+    /** Minimal parameters. */
+    protected abstract P params();
+
+    /** The towers the loss reads. */
+    protected List<String> towers() {
+        return List.of("a", "b");
+    }
+
+    protected int embedDim() {
+        return 16;
+    }
+
+    protected int batchSize() {
+        return 8;
+    }
+
+    /**
+     * A batch for the loss: by default each tower's embedding is random normal [B, D] (the rows of
+     * the second tower correlated with the first, as real pairs are), and labels 0..3 repeating.
+     * Override to add token features. Embeddings must have gradients attached.
+     */
+    protected EncodedBatch batch(NDManager manager, int batchSize, float scale) {
+        Map<String, TowerOutput> outputs = new LinkedHashMap<>();
+        NDArray base = manager.randomNormal(new Shape(batchSize, embedDim()));
+        for (String tower : towers()) {
+            NDArray embedding = base.add(manager.randomNormal(new Shape(batchSize, embedDim())).mul(0.5)).mul(scale);
+            embedding.setRequiresGradient(true);
+            outputs.put(tower, new TowerOutput(embedding));
+        }
+        long[] labels = new long[batchSize];
+        for (int i = 0; i < batchSize; i++) {
+            labels[i] = i % 4;
+        }
+        return new EncodedBatch(outputs, manager.create(labels));
+    }
+
+    protected NDManager manager;
+
+    @BeforeEach
+    void openManager() {
+        manager = NDManager.newBaseManager();
+        Engine.getInstance().setRandomSeed(11);
+    }
+
+    @AfterEach
+    void closeManager() {
+        manager.close();
+    }
+
+    @Override
+    protected ComponentFactory<?, ?> factoryUnderTest() {
+        return factory();
+    }
+
+    protected ComponentContext context() {
+        return TestContext.builder().optTowers(towers(), embedDim()).build();
+    }
+
+    protected Loss newLoss(NDManager parameterManager) {
+        Loss loss = factory().create(params(), context());
+        for (Parameter parameter : loss.parameters()) {
+            if (!parameter.isInitialized()) {
+                parameter.initialize(parameterManager, DataType.FLOAT32);
+            }
+        }
+        return loss;
+    }
+
+    private StepContext step(NDManager stepManager) {
+        return new StepContext(0, 0, 10, new Random(3), stepManager, true);
+    }
+
+    @Test
+    void lossIsAFiniteScalarWithFiniteGradients() {
+        Loss loss = newLoss(manager);
+        try (NDManager stepManager = manager.newSubManager()) {
+            EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                LossOutput output = loss.compute(batch, step(stepManager));
+                assertTrue(output.value().getShape().isScalar(),
+                        "the loss value must be a scalar, found shape " + output.value().getShape());
+                Tensors.assertFinite(output.value(), "loss value");
+                collector.backward(output.value());
+            }
+            boolean anyNonZero = false;
+            for (String tower : towers()) {
+                NDArray gradient = batch.tower(tower).embedding().getGradient();
+                Tensors.assertFinite(gradient, "gradient with respect to tower " + tower);
+                anyNonZero |= gradient.abs().sum().getFloat() > 0;
+            }
+            assertTrue(anyNonZero, "the loss has no gradient with respect to any tower's embedding");
+            for (Parameter parameter : loss.parameters()) {
+                Tensors.assertFinite(parameter.getArray().getGradient(), "gradient of parameter " + parameter.getName());
+            }
+        }
+    }
+
+    @Test
+    void sameInputsGiveTheSameValue() {
+        Loss first = newLoss(manager);
+        Loss second = newLoss(manager);
+        try (NDManager stepManager = manager.newSubManager()) {
+            EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+            float a = first.compute(batch, step(stepManager)).value().getFloat();
+            float b = second.compute(batch, step(stepManager)).value().getFloat();
+            assertEquals(a, b, 1e-6 * Math.max(1, Math.abs(a)), "two losses with the same parameters disagree");
+        }
+    }
+
+    @Test
+    void batchOfOneIsFinite() {
+        Loss loss = newLoss(manager);
+        try (NDManager stepManager = manager.newSubManager()) {
+            LossOutput output = loss.compute(batch(stepManager, 1, 1f), step(stepManager));
+            Tensors.assertFinite(output.value(), "loss value for a batch of one");
+        }
+    }
+
+    @Test
+    void largeEmbeddingsDoNotOverflow() {
+        Loss loss = newLoss(manager);
+        try (NDManager stepManager = manager.newSubManager()) {
+            EncodedBatch batch = batch(stepManager, batchSize(), 1e4f);
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                LossOutput output = loss.compute(batch, step(stepManager));
+                Tensors.assertFinite(output.value(), "loss value for embeddings of magnitude 1e4");
+                collector.backward(output.value());
+            }
+            for (String tower : towers()) {
+                Tensors.assertFinite(batch.tower(tower).embedding().getGradient(), "gradient for embeddings of magnitude 1e4");
+            }
+        }
+    }
+
+    @Test
+    void stepArraysStayInTheStepManager() {
+        Loss loss = newLoss(manager);
+        int before = manager.getManagedArrays().size();
+        try (NDManager stepManager = manager.newSubManager()) {
+            EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+            LossOutput output = loss.compute(batch, step(stepManager));
+            loss.afterStep(batch, step(stepManager));
+            output.value().getFloat();
+        }
+        assertEquals(before, manager.getManagedArrays().size(),
+                "the loss left arrays in the parent manager; create per-step arrays in context.manager()");
+        assertFalse(factory().description().isBlank());
+    }
+}

@@ -1,0 +1,111 @@
+package dev.modalign.testkit;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.modalign.api.EvalContext;
+import dev.modalign.api.TowerOutput;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** An {@link EvalContext} over given embeddings, for evaluator tests. */
+public final class FixedEvalContext implements EvalContext {
+
+    private final NDManager manager;
+    private final Map<String, NDArray> embeddings = new LinkedHashMap<>();
+    private List<String> towers;
+    private List<String> groupIds;
+    private NDArray labels;
+    private Path artifactDir;
+
+    public FixedEvalContext(NDManager manager) {
+        this.manager = manager;
+    }
+
+    /** Adds a tower with embeddings given row by row. */
+    public FixedEvalContext tower(String name, float[][] rows) {
+        embeddings.put(name, manager.create(rows));
+        return this;
+    }
+
+    public FixedEvalContext tower(String name, NDArray rows) {
+        embeddings.put(name, rows);
+        return this;
+    }
+
+    /** The towers the evaluator is asked to use; defaults to all added, in order. */
+    public FixedEvalContext towers(String... names) {
+        this.towers = List.of(names);
+        return this;
+    }
+
+    public FixedEvalContext groupIds(String... ids) {
+        this.groupIds = List.of(ids);
+        return this;
+    }
+
+    public FixedEvalContext labels(long... values) {
+        this.labels = manager.create(values);
+        return this;
+    }
+
+    @Override
+    public List<String> towers() {
+        return towers != null ? towers : List.copyOf(embeddings.keySet());
+    }
+
+    @Override
+    public NDArray embeddings(String tower) {
+        NDArray array = embeddings.get(tower);
+        if (array == null) {
+            throw new IllegalArgumentException("no embeddings for tower '" + tower + "'");
+        }
+        return array;
+    }
+
+    @Override
+    public Optional<TowerOutput> tokenOutputs(String tower) {
+        return Optional.empty();
+    }
+
+    @Override
+    public Optional<NDArray> labels() {
+        return Optional.ofNullable(labels);
+    }
+
+    @Override
+    public List<String> groupIds() {
+        if (groupIds != null) {
+            return groupIds;
+        }
+        long n = embeddings.values().iterator().next().getShape().get(0);
+        List<String> ids = new ArrayList<>();
+        for (long i = 0; i < n; i++) {
+            ids.add(Long.toString(i));
+        }
+        return ids;
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public Path artifactDir() {
+        if (artifactDir == null) {
+            try {
+                artifactDir = Files.createTempDirectory("modalign-eval");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return artifactDir;
+    }
+}
