@@ -1,0 +1,44 @@
+package dev.modalign.plugins.datasets;
+
+import dev.modalign.api.ComponentFactory;
+import dev.modalign.api.DatasetSource;
+import dev.modalign.api.ModalignApi;
+import dev.modalign.api.Plugin;
+import java.util.List;
+
+/** Dataset sources: a generated image-caption set (the quickstart's data) and CSV/TSV/JSONL manifests. */
+public final class DatasetsPlugin implements Plugin {
+
+    static final ComponentFactory<ShapesSource.Params, DatasetSource> SHAPES = ComponentFactory.of(
+            "shapes",
+            "Generated image-caption pairs, nothing downloaded: one coloured shape on a dark noisy background,"
+                    + " captioned with its size, colour, shape and position (the quickstart's data)",
+            ShapesSource.Params.class,
+            ShapesSource::new);
+
+    static final ComponentFactory<ManifestSource.Params, DatasetSource> MANIFEST = ComponentFactory.of(
+            "manifest",
+            "Records from a CSV, TSV or JSON Lines manifest, path fields resolved against the manifest's directory",
+            ManifestSource.Params.class,
+            ManifestSource::new);
+
+    @Override
+    public String name() {
+        return "datasets";
+    }
+
+    @Override
+    public String version() {
+        return "0.1.0";
+    }
+
+    @Override
+    public String apiVersion() {
+        return ModalignApi.VERSION;
+    }
+
+    @Override
+    public List<ComponentFactory<?, DatasetSource>> datasetSources() {
+        return List.of(SHAPES, MANIFEST);
+    }
+}
