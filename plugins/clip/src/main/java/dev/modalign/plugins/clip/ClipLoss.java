@@ -1,0 +1,186 @@
+package dev.modalign.plugins.clip;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.initializer.ConstantInitializer;
+import dev.modalign.api.ComponentContext;
+import dev.modalign.api.Default;
+import dev.modalign.api.Doc;
+import dev.modalign.api.EncodedBatch;
+import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.Loss;
+import dev.modalign.api.LossOutput;
+import dev.modalign.api.StepContext;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The CLIP loss of "Learning Transferable Visual Models From Natural Language Supervision"
+ * (Radford et al., 2021): the symmetric InfoNCE of the paper's Figure 3 over the in-batch pairs of
+ * two towers.
+ *
+ * <pre>
+ *   u = a / ||a||,  v = b / ||b||              rows L2-normalised
+ *   S = exp(t) * u v^T                          t = logit_scale = log(1 / temperature)
+ *   loss = (CE(S, diag) + CE(S^T, diag)) / 2    row i of each tower is the other's positive
+ * </pre>
+ *
+ * <p>The paper optimises the temperature "directly [...] during training as a log-parameterized
+ * multiplicative scalar" (Section 2.3), initialised to the equivalent of 0.07 and "clipped to prevent
+ * scaling the logits by more than 100" (Section 2.5). With {@code learnable} the scale is the parameter
+ * {@code logit_scale}; {@link #afterStep} clips it after each optimiser step, as the paper does, and
+ * the forward pass clips it too so that a value set from outside (a checkpoint) cannot exceed the
+ * cap. The host should not apply weight decay to it (OpenCLIP excludes it).
+ *
+ * <p>The cross-entropies are taken through log-softmax, which subtracts each row's maximum before
+ * exponentiating, so logits in the thousands (temperature 0.001) stay finite.
+ */
+public final class ClipLoss implements Loss {
+
+    /**
+     * @param temperature the softmax temperature, or its initial value when learnable
+     * @param learnable learn log(1 / temperature) with the towers
+     * @param maxLogitScale the cap on exp(logit_scale), 1 / the smallest temperature
+     */
+    public record Params(
+            @Doc("Softmax temperature: logits are cosine similarities divided by it; the initial value when learnable")
+            @Default("0.07") double temperature,
+            @Doc("Learn the temperature with the towers, as the parameter logit_scale = log(1 / temperature);"
+                    + " false keeps it fixed")
+            @Default("true") boolean learnable,
+            @Doc("Cap on the logit scale 1 / temperature; the learned scale is clipped to it (the paper uses 100)")
+            @Default("100") double maxLogitScale) {
+
+        public Params {
+            if (!(temperature > 0) || !Double.isFinite(temperature)) {
+                throw new InvalidParamException("temperature", "must be > 0, found " + temperature
+                        + "; CLIP starts from 0.07");
+            }
+            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
+                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
+                        + "; the paper uses 100");
+            }
+            // A starting scale above the cap would be clipped silently before the first step; say so now.
+            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
+                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
+                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
+                        + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
+                        + " or the temperature to at least " + (1 / maxLogitScale));
+            }
+        }
+    }
+
+    /** The name of the learned parameter, as in CLIP's and OpenCLIP's checkpoints. */
+    static final String LOGIT_SCALE = "logit_scale";
+
+    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
+    private static final float NORM_EPSILON = 1e-12f;
+
+    private final String firstTower;
+    private final String secondTower;
+    /** log(1 / temperature): the fixed logit scale, or the parameter's initial value. */
+    private final float initialLogitScale;
+    /** log(max_logit_scale), the cap on logit_scale; one float32 value in the forward clip and in afterStep. */
+    private final float logitScaleCap;
+    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
+    private final Parameter logitScale;
+
+    public ClipLoss(Params params, ComponentContext context) {
+        List<String> towers = context.towers();
+        if (towers.size() != 2) {
+            throw new InvalidParamException("towers", "clip reads exactly two towers, found " + towers
+                    + "; name the two towers whose pairs it contrasts, e.g. [image, text]");
+        }
+        if (towers.get(0).equals(towers.get(1))) {
+            throw new InvalidParamException("towers", "clip contrasts two different towers, found " + towers
+                    + "; a tower against itself makes every row its own positive");
+        }
+        this.firstTower = towers.get(0);
+        this.secondTower = towers.get(1);
+        this.initialLogitScale = (float) Math.log(1 / params.temperature());
+        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
+        this.logitScale = params.learnable()
+                ? Parameter.builder()
+                        .setName(LOGIT_SCALE)
+                        .setType(Parameter.Type.OTHER)
+                        .optShape(new Shape())
+                        .optInitializer(new ConstantInitializer(initialLogitScale))
+                        .build()
+                : null;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return logitScale == null ? List.of() : List.of(logitScale);
+    }
+
+    @Override
+    public LossOutput compute(EncodedBatch batch, StepContext context) {
+        NDManager manager = context.manager();
+        NDArray a = normalise(batch.tower(firstTower).embedding());
+        NDArray b = normalise(batch.tower(secondTower).embedding());
+        int batchSize = Math.toIntExact(a.getShape().get(0));
+        DataType dataType = a.getDataType();
+
+        NDArray clippedLogitScale = clippedLogitScale(manager, dataType);
+        // Figure 3: logits = np.dot(I_e, T_e.T) * np.exp(t)
+        NDArray logits = a.matMul(b.transpose()).mul(clippedLogitScale.exp());
+
+        // Figure 3: loss_i = cross_entropy(logits, labels, axis=0), loss_t = ... axis=1, with labels the
+        // diagonal. Taking the diagonal of the log-softmax is the cross-entropy against it.
+        NDArray diagonal = manager.eye(batchSize, batchSize, 0, dataType);
+        NDArray firstToSecond = logits.logSoftmax(1).mul(diagonal).sum().div(-batchSize);
+        NDArray secondToFirst = logits.logSoftmax(0).mul(diagonal).sum().div(-batchSize);
+        NDArray loss = firstToSecond.add(secondToFirst).div(2);
+
+        NDArray temperature = clippedLogitScale.stopGradient().neg().exp();
+        return new LossOutput(loss, Map.of("temperature", temperature, "accuracy", accuracy(logits, manager)));
+    }
+
+    /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it (Section 2.5). */
+    @Override
+    public void afterStep(EncodedBatch batch, StepContext context) {
+        if (logitScale == null) {
+            return;
+        }
+        NDArray array = logitScale.getArray();
+        if (array.getFloat() > logitScaleCap) {
+            array.set(new float[] {logitScaleCap});
+        }
+    }
+
+    /**
+     * The log-scale for this step, clipped to log(max_logit_scale), in the step's manager. The clip is
+     * inclusive: at exactly the cap the gradient still passes, so the scale can learn its way down.
+     */
+    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
+        NDArray raw;
+        if (logitScale == null) {
+            raw = manager.create(initialLogitScale).toType(dataType, false);
+        } else {
+            // A copying toType is differentiable (duplicate() is not: it detaches). Moving the copy to
+            // the step's manager keeps the arrays of the ops below out of the parameter's manager,
+            // which lives as long as the run.
+            raw = logitScale.getArray().toType(dataType, true);
+            raw.attach(manager);
+        }
+        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
+    }
+
+    private static NDArray normalise(NDArray embedding) {
+        return embedding.div(embedding.norm(new int[] {1}, true).maximum(NORM_EPSILON));
+    }
+
+    /** In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. */
+    private static NDArray accuracy(NDArray logits, NDManager manager) {
+        NDArray detached = logits.stopGradient();
+        long batchSize = detached.getShape().get(0);
+        NDArray expected = manager.arange(0f, batchSize, 1f, DataType.INT64);
+        NDArray firstToSecond = detached.argMax(1).eq(expected).toType(DataType.FLOAT32, false).mean();
+        NDArray secondToFirst = detached.argMax(0).eq(expected).toType(DataType.FLOAT32, false).mean();
+        return firstToSecond.add(secondToFirst).div(2);
+    }
+}
