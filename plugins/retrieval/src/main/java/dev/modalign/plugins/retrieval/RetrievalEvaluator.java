@@ -1,0 +1,237 @@
+package dev.modalign.plugins.retrieval;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.modalign.api.ComponentContext;
+import dev.modalign.api.Default;
+import dev.modalign.api.Doc;
+import dev.modalign.api.EvalContext;
+import dev.modalign.api.EvalResult;
+import dev.modalign.api.Evaluator;
+import dev.modalign.api.InvalidParamException;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Cross-modal retrieval between two towers, in both directions: each record's embedding in one tower
+ * is a query, and the other tower's embeddings of all records are the gallery, ranked by cosine
+ * similarity.
+ *
+ * <p>A gallery item is a positive of a query when the two records share a group id ({@link
+ * EvalContext#groupIds()}): records of one group are the same item (an image with several captions)
+ * or have identical content, so retrieving any of them is a hit. The rank of a query is
+ * {@code 1 + the number of non-positives scoring at least as high as its best positive}. Ties count
+ * against the query, so a collapsed model whose embeddings are all equal ranks every query last
+ * rather than getting credit for an arbitrary tie-break.
+ *
+ * <p>Metrics, for towers A and B (first and second): {@code A_to_B/R@k} for each k (the fraction of
+ * queries with rank at most k), {@code A_to_B/MRR} (the mean of 1 / rank) and {@code
+ * A_to_B/chance_R@1} (the R@1 a random ranking would get in expectation: the mean over queries of
+ * positives / gallery size), and the same for {@code B_to_A}.
+ *
+ * <p>Memory: the similarity matrix is computed {@code block_size} query rows at a time, so at most a
+ * block_size x N slice of it (and of the positive mask) exists at once.
+ */
+public final class RetrievalEvaluator implements Evaluator {
+
+    /**
+     * @param k the cut-offs of recall at k
+     * @param blockSize how many queries are scored at a time
+     */
+    public record Params(
+            @Doc("Cut-offs of recall R@k: a query is a hit at k when one of its positives ranks in the top k")
+            @Default("[1, 5, 10]") List<Integer> k,
+            @Doc("Queries scored per block: the N x N similarity matrix is computed this many rows at a time")
+            @Default("1024") int blockSize) {
+
+        public Params {
+            if (k == null || k.isEmpty()) {
+                throw new InvalidParamException("k", "must name at least one cut-off, found " + k + "; e.g. [1, 5, 10]");
+            }
+            for (Integer cutOff : k) {
+                if (cutOff == null || cutOff < 1) {
+                    throw new InvalidParamException("k", "every cut-off must be at least 1, found " + cutOff + " in " + k);
+                }
+            }
+            if (new HashSet<>(k).size() != k.size()) {
+                throw new InvalidParamException("k", "cut-offs must differ, found " + k + "; list each once");
+            }
+            if (blockSize < 1) {
+                throw new InvalidParamException("block_size", "must be at least 1, found " + blockSize
+                        + "; a block holds block_size x N similarities");
+            }
+            k = List.copyOf(k);
+        }
+    }
+
+    /**
+     * Scores within this of the best positive count as ties. A float32 dot product of unit vectors
+     * carries rounding of about 1e-7 per term, and the same pair can round differently in another
+     * column of a matrix product; without a margin, equal embeddings would be ranked by rounding
+     * noise instead of tying.
+     */
+    static final float TIE_TOLERANCE = 1e-6f;
+
+    /** Floor of an embedding's norm: a zero embedding has similarity 0 with everything. */
+    private static final float NORM_EPSILON = 1e-12f;
+
+    private final List<Integer> cutOffs;
+    private final int blockSize;
+
+    public RetrievalEvaluator(Params params, ComponentContext context) {
+        requireTwoTowers(context.towers());
+        this.cutOffs = params.k();
+        this.blockSize = params.blockSize();
+    }
+
+    @Override
+    public EvalResult evaluate(EvalContext context) {
+        List<String> towers = context.towers();
+        requireTwoTowers(towers);
+        String first = towers.get(0);
+        String second = towers.get(1);
+        NDArray firstEmbeddings = context.embeddings(first);
+        NDArray secondEmbeddings = context.embeddings(second);
+        int records = recordCount(first, firstEmbeddings, second, secondEmbeddings, context.groupIds());
+
+        long[] groups = groupIndices(context.groupIds());
+        long[] groupSizes = new long[records];
+        for (long group : groups) {
+            groupSizes[(int) group]++;
+        }
+        long[] firstToSecond;
+        long[] secondToFirst;
+        try (NDManager scope = context.manager().newSubManager()) {
+            // Lent to this scope, so that every array derived from them is closed with it.
+            scope.tempAttachAll(firstEmbeddings, secondEmbeddings);
+            NDArray firstUnit = unitRows(firstEmbeddings);
+            NDArray secondUnit = unitRows(secondEmbeddings);
+            NDArray groupArray = scope.create(groups);
+            firstToSecond = ranks(firstUnit, secondUnit, groupArray, scope);
+            secondToFirst = ranks(secondUnit, firstUnit, groupArray, scope);
+        }
+
+        // A random ranking puts a positive first with probability (query's group size) / N. Averaged
+        // over queries that is sum over groups of size^2 / N^2, the same in both directions: each
+        // ranks all N records of the other tower, and positives are symmetric.
+        long sizesSquared = 0;
+        for (long size : groupSizes) {
+            sizesSquared += size * size;
+        }
+        double chance = (double) sizesSquared / ((double) records * records);
+
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        putMetrics(metrics, first + "_to_" + second, firstToSecond, chance);
+        putMetrics(metrics, second + "_to_" + first, secondToFirst, chance);
+        return new EvalResult(metrics);
+    }
+
+    /**
+     * The rank of every query's best positive in the gallery, 1 for first. Queries and gallery are
+     * unit rows [N, D]; row i of both belongs to record i, whose group is groups[i].
+     */
+    private long[] ranks(NDArray queries, NDArray gallery, NDArray groups, NDManager scope) {
+        int records = Math.toIntExact(queries.getShape().get(0));
+        long[] ranks = new long[records];
+        NDArray galleryTransposed = gallery.transpose();
+        NDArray galleryGroups = groups.expandDims(0);
+        NDArray notAPositive = scope.create(Float.NEGATIVE_INFINITY);
+        for (int start = 0; start < records; start += blockSize) {
+            int end = Math.min(records, start + blockSize);
+            try (NDManager block = scope.newSubManager()) {
+                block.tempAttachAll(queries, galleryTransposed, groups, galleryGroups, notAPositive);
+                NDIndex rows = new NDIndex("{}:{}", start, end);
+                NDArray similarity = queries.get(rows).matMul(galleryTransposed);
+                NDArray positive = groups.get(rows).expandDims(1).eq(galleryGroups);
+                NDArray bestPositive = NDArrays.where(positive, similarity, notAPositive).max(new int[] {1}, true);
+                NDArray outranking = similarity.gte(bestPositive.sub(TIE_TOLERANCE))
+                        .logicalAnd(positive.logicalNot())
+                        .toType(DataType.INT64, false)
+                        .sum(new int[] {1});
+                long[] blockRanks = outranking.toLongArray();
+                for (int i = 0; i < blockRanks.length; i++) {
+                    ranks[start + i] = blockRanks[i] + 1;
+                }
+            }
+        }
+        return ranks;
+    }
+
+    private void putMetrics(Map<String, Double> metrics, String direction, long[] ranks, double chance) {
+        for (int cutOff : cutOffs) {
+            long hits = 0;
+            for (long rank : ranks) {
+                if (rank <= cutOff) {
+                    hits++;
+                }
+            }
+            metrics.put(direction + "/R@" + cutOff, (double) hits / ranks.length);
+        }
+        double reciprocalRanks = 0;
+        for (long rank : ranks) {
+            reciprocalRanks += 1.0 / rank;
+        }
+        metrics.put(direction + "/MRR", reciprocalRanks / ranks.length);
+        metrics.put(direction + "/chance_R@1", chance);
+    }
+
+    private static NDArray unitRows(NDArray embeddings) {
+        NDArray values = embeddings.toType(DataType.FLOAT32, false);
+        return values.div(values.norm(new int[] {1}, true).maximum(NORM_EPSILON));
+    }
+
+    /** Group ids as dense indices 0, 1, ... in order of first appearance. */
+    private static long[] groupIndices(List<String> groupIds) {
+        Map<String, Long> indices = new HashMap<>();
+        long[] groups = new long[groupIds.size()];
+        for (int i = 0; i < groups.length; i++) {
+            groups[i] = indices.computeIfAbsent(groupIds.get(i), id -> (long) indices.size());
+        }
+        return groups;
+    }
+
+    private static int recordCount(String first, NDArray firstEmbeddings, String second, NDArray secondEmbeddings,
+            List<String> groupIds) {
+        Shape firstShape = firstEmbeddings.getShape();
+        Shape secondShape = secondEmbeddings.getShape();
+        if (firstShape.dimension() != 2 || secondShape.dimension() != 2) {
+            throw new IllegalArgumentException("retrieval needs embeddings [N, D]; found " + first + " " + firstShape
+                    + " and " + second + " " + secondShape);
+        }
+        if (firstShape.get(0) != secondShape.get(0)) {
+            throw new IllegalArgumentException("retrieval pairs row i of both towers, but " + first + " has "
+                    + firstShape.get(0) + " rows and " + second + " has " + secondShape.get(0));
+        }
+        if (firstShape.get(1) != secondShape.get(1)) {
+            throw new IllegalArgumentException("cosine similarity needs one embedding size, but " + first + " has "
+                    + firstShape.get(1) + " and " + second + " has " + secondShape.get(1)
+                    + "; give both encoders the same embed_dim");
+        }
+        if (firstShape.get(0) == 0) {
+            throw new IllegalArgumentException("retrieval needs at least one evaluation record, found none");
+        }
+        if (groupIds.size() != firstShape.get(0)) {
+            throw new IllegalArgumentException("the evaluation set has " + firstShape.get(0) + " rows of embeddings but "
+                    + groupIds.size() + " group ids");
+        }
+        return Math.toIntExact(firstShape.get(0));
+    }
+
+    private static void requireTwoTowers(List<String> towers) {
+        if (towers.size() != 2) {
+            throw new InvalidParamException("towers", "retrieval runs between exactly two towers, found " + towers
+                    + "; name the query and gallery towers, e.g. [image, text]");
+        }
+        if (towers.get(0).equals(towers.get(1))) {
+            throw new InvalidParamException("towers", "retrieval runs between two different towers, found " + towers
+                    + "; against itself every query finds its own record");
+        }
+    }
+}

@@ -1,0 +1,334 @@
+package dev.modalign.plugins.retrieval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.modalign.api.EvalResult;
+import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.ModalignApi;
+import dev.modalign.api.Plugin;
+import dev.modalign.testkit.FixedEvalContext;
+import dev.modalign.testkit.TestContext;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.ServiceLoader;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Retrieval metrics on embeddings whose rankings are worked out by hand. */
+class RetrievalEvaluatorTest {
+
+    private static final double EXACT = 1e-12;
+    private static final RetrievalEvaluator.Params DEFAULTS = new RetrievalEvaluator.Params(List.of(1, 5, 10), 1024);
+
+    private NDManager manager;
+
+    @BeforeEach
+    void openManager() {
+        manager = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void closeManager() {
+        manager.close();
+    }
+
+    @Test
+    void perfectEmbeddingsRetrieveEveryQueryFirst() {
+        float[][] images = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}, {0, 1, 1}};
+        float[][] texts = new float[images.length][];
+        for (int i = 0; i < images.length; i++) {
+            texts[i] = new float[] {3 * images[i][0], 3 * images[i][1], 3 * images[i][2]};
+        }
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(images, texts));
+        for (String direction : List.of("image_to_text", "text_to_image")) {
+            assertEquals(1.0, metrics.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(1.0, metrics.get(direction + "/MRR"), EXACT, direction);
+            assertEquals(1.0 / 5, metrics.get(direction + "/chance_R@1"), EXACT, direction);
+        }
+    }
+
+    @Test
+    void metricNamesFollowTheTowerOrder() {
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(new float[][] {{1, 0}}, new float[][] {{0, 1}}));
+        assertEquals(List.of("image_to_text/R@1", "image_to_text/R@5", "image_to_text/R@10", "image_to_text/MRR",
+                "image_to_text/chance_R@1", "text_to_image/R@1", "text_to_image/R@5", "text_to_image/R@10",
+                "text_to_image/MRR", "text_to_image/chance_R@1"), List.copyOf(metrics.keySet()));
+    }
+
+    /**
+     * Scores chosen so the ranks are known. Image queries rank row i of the matrix; its positive is
+     * the diagonal entry: 0.9 is first (rank 1), 0.6 is beaten by 0.8 (2), 0.2 by 0.7 and 0.4 (3),
+     * 0.05 by all three others (4). Text queries rank column j: 0.9 first (1), 0.6 first (1), 0.2
+     * beaten by both 0.3s (3), 0.05 beaten by 0.2 and 0.1 (3).
+     */
+    @Test
+    void knownScoresGiveKnownRecallAndMeanReciprocalRank() {
+        double[][] scores = {
+            {0.9, 0.5, 0.1, 0.2},
+            {0.8, 0.6, 0.3, 0.1},
+            {0.7, 0.4, 0.2, 0.0},
+            {0.1, 0.2, 0.3, 0.05},
+        };
+        RetrievalEvaluator.Params params = new RetrievalEvaluator.Params(List.of(1, 2, 3), 1024);
+        Map<String, Double> metrics = evaluate(params, withCosines(scores));
+        // image to text: ranks 1, 2, 3, 4
+        assertEquals(1 / 4.0, metrics.get("image_to_text/R@1"), EXACT);
+        assertEquals(2 / 4.0, metrics.get("image_to_text/R@2"), EXACT);
+        assertEquals(3 / 4.0, metrics.get("image_to_text/R@3"), EXACT);
+        assertEquals((1 + 1 / 2.0 + 1 / 3.0 + 1 / 4.0) / 4, metrics.get("image_to_text/MRR"), EXACT);
+        // text to image: ranks 1, 1, 3, 3
+        assertEquals(2 / 4.0, metrics.get("text_to_image/R@1"), EXACT);
+        assertEquals(2 / 4.0, metrics.get("text_to_image/R@2"), EXACT);
+        assertEquals(1.0, metrics.get("text_to_image/R@3"), EXACT);
+        assertEquals((1 + 1 + 1 / 3.0 + 1 / 3.0) / 4, metrics.get("text_to_image/MRR"), EXACT);
+        assertEquals(1 / 4.0, metrics.get("image_to_text/chance_R@1"), EXACT);
+
+        // Naming the towers the other way round swaps the directions, values and all.
+        Map<String, Double> swapped = evaluate(params, withCosines(scores).towers("text", "image"));
+        assertEquals(metrics.get("text_to_image/MRR"), swapped.get("text_to_image/MRR"), EXACT);
+        assertEquals(metrics.get("image_to_text/R@2"), swapped.get("image_to_text/R@2"), EXACT);
+    }
+
+    @Test
+    void equalEmbeddingsTieAndGetNoCredit() {
+        float[][] same = new float[5][];
+        Arrays.fill(same, new float[] {0.3f, -1.2f, 2.5f});
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(same, same));
+        for (String direction : List.of("image_to_text", "text_to_image")) {
+            // Every query ties with all four non-positives: rank 5.
+            assertEquals(0.0, metrics.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(1.0, metrics.get(direction + "/R@5"), EXACT, direction);
+            assertEquals(1 / 5.0, metrics.get(direction + "/MRR"), EXACT, direction);
+        }
+        Map<String, Double> alone = evaluate(DEFAULTS, context(new float[][] {same[0]}, new float[][] {same[0]}));
+        assertEquals(1.0, alone.get("image_to_text/R@1"), EXACT, "with one item there is nothing to tie with");
+    }
+
+    @Test
+    void zeroEmbeddingsTieLikeEqualOnes() {
+        float[][] zeros = new float[3][4];
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(zeros, zeros));
+        assertEquals(0.0, metrics.get("image_to_text/R@1"), EXACT);
+        assertEquals(1 / 3.0, metrics.get("text_to_image/MRR"), EXACT);
+    }
+
+    /**
+     * Two captions per image: records 0 and 1 show image x, 2 and 3 image y, so each tower of
+     * images holds every image twice. With the group ids, any caption of an image is a hit, and so
+     * is either copy of it.
+     */
+    @Test
+    void recordsOfOneGroupCountAsHits() {
+        float[] x = {1, 0};
+        float[] y = {0, 1};
+        float[][] images = {x, x, y, y};
+        // Caption 0 is nearer x than caption 1 is, and caption 2 nearer y than caption 3.
+        float[][] captions = {{1, 0.2f}, {0.9f, 0.5f}, {0.1f, 1}, {0.3f, 0.8f}};
+
+        Map<String, Double> grouped = evaluate(DEFAULTS, context(images, captions).groupIds("x", "x", "y", "y"));
+        for (String direction : List.of("image_to_text", "text_to_image")) {
+            assertEquals(1.0, grouped.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(1.0, grouped.get(direction + "/MRR"), EXACT, direction);
+            assertEquals(2 / 4.0, grouped.get(direction + "/chance_R@1"), EXACT, direction);
+        }
+
+        // Without groups each record is its own item. Image queries 1 and 3 lose to the other
+        // caption of their image (rank 2); a caption's query ties with the copy of its image (rank 2).
+        Map<String, Double> ungrouped = evaluate(DEFAULTS, context(images, captions));
+        assertEquals(2 / 4.0, ungrouped.get("image_to_text/R@1"), EXACT);
+        assertEquals((1 + 1 / 2.0 + 1 + 1 / 2.0) / 4, ungrouped.get("image_to_text/MRR"), EXACT);
+        assertEquals(0.0, ungrouped.get("text_to_image/R@1"), EXACT);
+        assertEquals(1 / 2.0, ungrouped.get("text_to_image/MRR"), EXACT);
+        assertEquals(1 / 4.0, ungrouped.get("text_to_image/chance_R@1"), EXACT);
+    }
+
+    @Test
+    void chanceFollowsTheGroupSizes() {
+        float[][] rows = {{1, 0}, {0, 1}, {1, 1}, {1, -1}, {-1, 0}, {0, -1}};
+        // Groups of 3, 2 and 1 among 6: (3 * 3/6 + 2 * 2/6 + 1 * 1/6) / 6.
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(rows, rows).groupIds("a", "a", "a", "b", "b", "c"));
+        assertEquals((3 * 3 + 2 * 2 + 1) / 36.0, metrics.get("image_to_text/chance_R@1"), EXACT);
+        assertEquals(metrics.get("image_to_text/chance_R@1"), metrics.get("text_to_image/chance_R@1"), EXACT);
+    }
+
+    @Test
+    void aSingleItemIsAlwaysFound() {
+        Map<String, Double> metrics = evaluate(DEFAULTS, context(new float[][] {{1, 2}}, new float[][] {{-2, 1}}));
+        assertEquals(10, metrics.size());
+        metrics.forEach((name, value) -> assertEquals(1.0, value, EXACT, name));
+    }
+
+    @Test
+    void blocksSmallerThanTheSetGiveTheSameMetricsAsOneBlock() {
+        FixedEvalContext context = randomContext(37, 8, 0.8, 11);
+        Map<String, Double> whole = evaluate(new RetrievalEvaluator.Params(List.of(1, 5, 10), 1024), context);
+        for (int blockSize : new int[] {1, 4, 10, 36, 37}) {
+            assertEquals(whole, evaluate(new RetrievalEvaluator.Params(List.of(1, 5, 10), blockSize), context),
+                    "block_size " + blockSize);
+        }
+        assertTrue(whole.get("image_to_text/R@1") < 1 && whole.get("image_to_text/R@10") > 0,
+                "the noise should leave some queries unsolved and some solved: " + whole);
+    }
+
+    /** The same ranking rule written out plainly in double precision, on random embeddings and groups. */
+    @Test
+    void agreesWithAPlainRanking() {
+        int records = 50;
+        FixedEvalContext context = randomContext(records, 6, 1.0, 5);
+        Map<String, Double> metrics = evaluate(new RetrievalEvaluator.Params(List.of(1, 3, 10), 7), context);
+        float[][] images = rows(context, "image");
+        float[][] texts = rows(context, "text");
+        List<String> groups = context.groupIds();
+        for (boolean imageQueries : new boolean[] {true, false}) {
+            float[][] queries = imageQueries ? images : texts;
+            float[][] gallery = imageQueries ? texts : images;
+            String direction = imageQueries ? "image_to_text" : "text_to_image";
+            int[] hits = new int[11];
+            double reciprocalRanks = 0;
+            for (int q = 0; q < records; q++) {
+                double best = Double.NEGATIVE_INFINITY;
+                for (int g = 0; g < records; g++) {
+                    if (groups.get(g).equals(groups.get(q))) {
+                        best = Math.max(best, cosine(queries[q], gallery[g]));
+                    }
+                }
+                int rank = 1;
+                for (int g = 0; g < records; g++) {
+                    if (!groups.get(g).equals(groups.get(q)) && cosine(queries[q], gallery[g]) >= best) {
+                        rank++;
+                    }
+                }
+                for (int k = rank; k <= 10; k++) {
+                    hits[k]++;
+                }
+                reciprocalRanks += 1.0 / rank;
+            }
+            assertEquals(hits[1] / (double) records, metrics.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(hits[3] / (double) records, metrics.get(direction + "/R@3"), EXACT, direction);
+            assertEquals(hits[10] / (double) records, metrics.get(direction + "/R@10"), EXACT, direction);
+            assertEquals(reciprocalRanks / records, metrics.get(direction + "/MRR"), 1e-9, direction);
+        }
+    }
+
+    @Test
+    void rejectsBadParametersByTheirKeys() {
+        assertEquals("k", assertThrows(InvalidParamException.class,
+                () -> new RetrievalEvaluator.Params(List.of(), 1024)).key());
+        assertEquals("k", assertThrows(InvalidParamException.class,
+                () -> new RetrievalEvaluator.Params(List.of(1, 0), 1024)).key());
+        assertEquals("k", assertThrows(InvalidParamException.class,
+                () -> new RetrievalEvaluator.Params(List.of(5, 1, 5), 1024)).key());
+        InvalidParamException block = assertThrows(InvalidParamException.class,
+                () -> new RetrievalEvaluator.Params(List.of(1), 0));
+        assertEquals("block_size", block.key());
+        assertTrue(block.getMessage().contains("found 0"), block.getMessage());
+    }
+
+    @Test
+    void rejectsAnythingButTwoDifferentTowers() {
+        for (List<String> towers : List.of(List.of("image"), List.of("image", "text", "audio"), List.of("text", "text"))) {
+            InvalidParamException error = assertThrows(InvalidParamException.class,
+                    () -> RetrievalPlugin.RETRIEVAL.create(DEFAULTS, TestContext.builder().optTowers(towers, 4).build()));
+            assertEquals("towers", error.key());
+            assertTrue(error.getMessage().contains("found " + towers), error.getMessage());
+        }
+    }
+
+    @Test
+    void pluginIsFoundByServiceLoaderWithItsVersions() {
+        List<Plugin> plugins = ServiceLoader.load(Plugin.class).stream().map(ServiceLoader.Provider::get).toList();
+        Plugin retrieval = plugins.stream().filter(p -> p.name().equals("retrieval")).findFirst().orElseThrow();
+        assertInstanceOf(RetrievalPlugin.class, retrieval);
+        assertEquals("0.1.0", retrieval.version());
+        assertEquals(ModalignApi.VERSION, retrieval.apiVersion());
+        assertEquals(List.of("retrieval"), retrieval.evaluators().stream().map(f -> f.name()).toList());
+    }
+
+    private static Map<String, Double> evaluate(RetrievalEvaluator.Params params, FixedEvalContext context) {
+        RetrievalEvaluator evaluator = new RetrievalEvaluator(params,
+                TestContext.builder().optTowers(context.towers(), 4).build());
+        EvalResult result = evaluator.evaluate(context);
+        return result.metrics();
+    }
+
+    private FixedEvalContext context(float[][] images, float[][] texts) {
+        return new FixedEvalContext(manager).tower("image", images).tower("text", texts).towers("image", "text");
+    }
+
+    /**
+     * Embeddings with cos(image i, text j) = scores[i][j] / sqrt(c): image i is the unit vector e_i,
+     * and text j is column j of the scores, padded in one extra dimension so that every text has
+     * the norm sqrt(c).
+     */
+    private FixedEvalContext withCosines(double[][] scores) {
+        int n = scores.length;
+        double c = 0;
+        for (int j = 0; j < n; j++) {
+            double squares = 0;
+            for (double[] row : scores) {
+                squares += row[j] * row[j];
+            }
+            c = Math.max(c, squares + 1);
+        }
+        float[][] images = new float[n][n + 1];
+        float[][] texts = new float[n][n + 1];
+        for (int j = 0; j < n; j++) {
+            images[j][j] = 1;
+            double squares = 0;
+            for (int i = 0; i < n; i++) {
+                texts[j][i] = (float) scores[i][j];
+                squares += scores[i][j] * scores[i][j];
+            }
+            texts[j][n] = (float) Math.sqrt(c - squares);
+        }
+        return context(images, texts);
+    }
+
+    /** Noisy pairs of views of random points; records 3m and 3m + 1 share a group, 3m + 2 is alone. */
+    private FixedEvalContext randomContext(int records, int dim, double noise, long seed) {
+        Random random = new Random(seed);
+        float[][] images = new float[records][dim];
+        float[][] texts = new float[records][dim];
+        List<String> groups = new ArrayList<>();
+        for (int i = 0; i < records; i++) {
+            for (int d = 0; d < dim; d++) {
+                double point = random.nextGaussian();
+                images[i][d] = (float) (point + noise * random.nextGaussian());
+                texts[i][d] = (float) (point + noise * random.nextGaussian());
+            }
+            groups.add("item-" + (i % 3 == 1 ? i - 1 : i));
+        }
+        return context(images, texts).groupIds(groups.toArray(String[]::new));
+    }
+
+    private static float[][] rows(FixedEvalContext context, String tower) {
+        float[] flat = context.embeddings(tower).toFloatArray();
+        int records = Math.toIntExact(context.embeddings(tower).getShape().get(0));
+        int dim = flat.length / records;
+        float[][] rows = new float[records][];
+        for (int i = 0; i < records; i++) {
+            rows[i] = Arrays.copyOfRange(flat, i * dim, (i + 1) * dim);
+        }
+        return rows;
+    }
+
+    private static double cosine(float[] a, float[] b) {
+        double dot = 0;
+        double aa = 0;
+        double bb = 0;
+        for (int i = 0; i < a.length; i++) {
+            dot += (double) a[i] * b[i];
+            aa += (double) a[i] * a[i];
+            bb += (double) b[i] * b[i];
+        }
+        return dot / Math.sqrt(aa * bb);
+    }
+}
