@@ -176,6 +176,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
         Loss loss = newLoss(manager);
         int before = manager.getManagedArrays().size();
         try (NDManager stepManager = manager.newSubManager()) {
+            // As the trainer does: parameters are lent to the step's manager, so arrays derived from them die with it.
+            loss.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
             EncodedBatch batch = batch(stepManager, batchSize(), 1f);
             LossOutput output = loss.compute(batch, step(stepManager));
             loss.afterStep(batch, step(stepManager));

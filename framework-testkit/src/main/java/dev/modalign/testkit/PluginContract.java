@@ -23,6 +23,31 @@ public abstract class PluginContract {
                 factory.name() + " has no description");
     }
 
+    /**
+     * Packs the plugin's compiled classes into a jar, loads it from a plugin directory through its own
+     * class loader (which sees only the API, DJL and SLF4J of the host) and finds the component there.
+     */
+    @Test
+    void loadsFromAPluginDirectoryInItsOwnClassLoader(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        ComponentFactory<?, ?> factory = factoryUnderTest();
+        java.nio.file.Path classes = PluginJars.codeSource(factory.paramsType());
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(classes),
+                "the plugin's classes are in a jar already");
+        PluginJars.pack(classes, dir.resolve("plugin-under-test.jar"));
+        dev.modalign.core.plugin.PluginRegistry registry =
+                dev.modalign.core.plugin.PluginLoader.load(java.util.List.of(dir), false);
+        assertTrue(registry.failures().isEmpty(), "the plugin did not load from a plugin directory: "
+                + registry.failures().stream().map(dev.modalign.core.plugin.PluginFailure::render).toList());
+        java.util.Optional<dev.modalign.core.plugin.RegisteredComponent> found = java.util.Arrays
+                .stream(dev.modalign.core.plugin.ComponentKind.values())
+                .flatMap(kind -> registry.find(kind, factory.name()).stream()).findFirst();
+        assertTrue(found.isPresent(), "no component '" + factory.name() + "' registered by the jar");
+        ClassLoader loader = found.get().factory().paramsType().getClassLoader();
+        assertTrue(loader instanceof dev.modalign.core.plugin.PluginClassLoader,
+                "the component's classes should come from the plugin's own class loader, not " + loader);
+        assertTrue(found.get().factory().description().equals(factory.description()));
+    }
+
     @Test
     void everyParameterIsDocumented() {
         Class<? extends Record> params = factoryUnderTest().paramsType();

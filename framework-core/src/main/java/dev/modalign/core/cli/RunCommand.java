@@ -1,0 +1,64 @@
+package dev.modalign.core.cli;
+
+import dev.modalign.core.compose.RunModule;
+import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.train.RunResult;
+import dev.modalign.core.train.Trainer;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code modalign run FILE}: trains and evaluates an experiment, recording the run. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Train and evaluate an experiment, recording the run (parameters, metrics, checkpoint).")
+final class RunCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "FILE", description = "The experiment YAML file.")
+    Path file;
+
+    @Mixin
+    PluginOptions plugins;
+
+    @Option(names = "--tracking-uri", paramLabel = "URI",
+            description = "A tracking server; overrides tracking.uri and $MLFLOW_TRACKING_URI.")
+    String trackingUri;
+
+    @Option(names = "--runs-dir", paramLabel = "DIR",
+            description = "The embedded store's directory; overrides tracking.dir (default: runs).")
+    Path runsDir;
+
+    @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu or gpu; overrides train.device.")
+    String device;
+
+    @Override
+    public Integer call() {
+        java.io.PrintStream out = System.out;
+        PluginRegistry registry = plugins.load(System.err);
+        String uri = trackingUri != null ? trackingUri : System.getenv("MLFLOW_TRACKING_URI");
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device),
+                Cache.directory(), out);
+        Trainer trainer = Main.injector(module).getInstance(Trainer.class);
+        RunResult result = trainer.run();
+        printResult(out, result);
+        return result.failures().isEmpty() ? Main.OK : Main.FAILURE;
+    }
+
+    static void printResult(java.io.PrintStream out, RunResult result) {
+        out.println();
+        out.printf("trained %d steps in %.1f s (%.2f steps/s), final loss %.4f%n", result.steps(), result.seconds(),
+                result.stepsPerSecond(), result.finalLoss());
+        if (!result.metrics().isEmpty()) {
+            int width = result.metrics().keySet().stream().mapToInt(String::length).max().orElse(10);
+            out.printf("%-" + width + "s  %s%n", "metric", "value");
+            for (Map.Entry<String, Double> metric : result.metrics().entrySet()) {
+                out.printf("%-" + width + "s  %.4f%n", metric.getKey(), metric.getValue());
+            }
+        }
+        result.failures().forEach((name, message) -> out.println("evaluator " + name + " FAILED: " + message));
+        out.println("run " + result.runId() + " recorded in " + result.location());
+    }
+}

@@ -1,0 +1,46 @@
+package dev.modalign.core.cli;
+
+import dev.modalign.core.UserError;
+import dev.modalign.core.compose.RunComposer;
+import dev.modalign.core.compose.RunPlan;
+import dev.modalign.core.plugin.PluginRegistry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+/** {@code modalign validate FILE...}: checks experiments without running them. */
+@Command(name = "validate", mixinStandardHelpOptions = true,
+        description = "Check experiment files without running them: keys, types, component names and parameters, "
+                + "towers, and that the components can be created. Exit code 2 when any file has a problem.")
+final class ValidateCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "FILE", arity = "1..*", description = "Experiment YAML files.")
+    List<Path> files;
+
+    @Mixin
+    PluginOptions plugins;
+
+    @Override
+    public Integer call() {
+        PluginRegistry registry = plugins.load(System.err);
+        RunComposer composer = new RunComposer(registry, Cache.directory());
+        List<UserError.Problem> problems = new ArrayList<>();
+        for (Path file : files) {
+            try {
+                RunPlan plan = composer.compose(file);
+                System.out.println(file + ": ok (" + plan.towers().size() + " towers, " + plan.losses().size() + " losses, "
+                        + plan.evaluators().size() + " evaluators; " + plan.train().source().size() + " training records)");
+            } catch (UserError e) {
+                problems.addAll(e.problems());
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new UserError(problems);
+        }
+        return Main.OK;
+    }
+}

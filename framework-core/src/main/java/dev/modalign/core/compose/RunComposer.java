@@ -1,0 +1,310 @@
+package dev.modalign.core.compose;
+
+import dev.modalign.api.Augmentation;
+import dev.modalign.api.ComponentContext;
+import dev.modalign.api.DatasetSource;
+import dev.modalign.api.Encoder;
+import dev.modalign.api.Evaluator;
+import dev.modalign.api.InputSpec;
+import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.Loss;
+import dev.modalign.api.Modality;
+import dev.modalign.core.config.Binder;
+import dev.modalign.core.config.ComponentRef;
+import dev.modalign.core.config.ExperimentSpec;
+import dev.modalign.core.config.ExperimentSpec.DatasetSpec;
+import dev.modalign.core.config.ExperimentSpec.EvaluatorSpec;
+import dev.modalign.core.config.ExperimentSpec.LossSpec;
+import dev.modalign.core.config.ExperimentSpec.TowerSpec;
+import dev.modalign.core.config.Suggestions;
+import dev.modalign.core.config.YamlDocument;
+import dev.modalign.core.plugin.ComponentKind;
+import dev.modalign.core.plugin.LoadedPlugin;
+import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.plugin.RegisteredComponent;
+import dev.modalign.core.UserError;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+
+/**
+ * Turns an experiment file into a {@link RunPlan}: binds it, finds every named component among the
+ * plugins, binds each component's parameters, creates the components and checks that they fit
+ * together (tower names, augmentations for the tower's modality, encoders for its input). Every
+ * problem is collected and reported at once, each at its place in the file.
+ */
+public final class RunComposer {
+
+    private final PluginRegistry registry;
+    private final Path cacheDir;
+
+    @Inject
+    public RunComposer(PluginRegistry registry, @Named("cacheDir") Path cacheDir) {
+        this.registry = registry;
+        this.cacheDir = cacheDir;
+    }
+
+    /** Reads and composes an experiment file; throws a {@link UserError} listing every problem. */
+    public RunPlan compose(Path file) {
+        return compose(file, YamlDocument.read(file));
+    }
+
+    /** Composes an already parsed experiment (a sweep's trial, say). */
+    public RunPlan compose(Path file, Node root) {
+        registry.requireNoConflicts();
+        return new Composition(file, root).build();
+    }
+
+    /** The state of one composition: its binder (which collects the problems) and what is made so far. */
+    private final class Composition {
+        private final Path file;
+        private final Node root;
+        private final Binder binder;
+        private final Path baseDir;
+        private final Set<LoadedPlugin> plugins = new LinkedHashSet<>();
+        private long seed;
+
+        Composition(Path file, Node root) {
+            this.file = file;
+            this.root = root;
+            this.binder = new Binder(file.toString());
+            Path parent = file.toAbsolutePath().getParent();
+            this.baseDir = parent == null ? Path.of(".").toAbsolutePath() : parent;
+        }
+
+        RunPlan build() {
+            if (!(root instanceof MappingNode mapping)) {
+                binder.problem(root, "", null, "an experiment is a mapping of keys (name, data, towers, losses, ...)");
+                binder.throwIfProblems();
+                throw new IllegalStateException();
+            }
+            ExperimentSpec spec = binder.bindRecord(mapping, ExperimentSpec.class, "", null);
+            binder.throwIfProblems();
+            seed = spec.seed();
+            Map<String, Object> resolved = new LinkedHashMap<>();
+            resolved.put("name", spec.name());
+            resolved.put("seed", spec.seed());
+
+            Map<String, Object> resolvedData = new LinkedHashMap<>();
+            RunPlan.Data train = data(spec.data().train(), "data.train", resolvedData, "train", spec);
+            RunPlan.Data eval = spec.data().eval() == null ? null
+                    : data(spec.data().eval(), "data.eval", resolvedData, "eval", spec);
+            resolved.put("data", resolvedData);
+
+            List<Tower> towers = towers(spec, resolved);
+            Map<String, Integer> embedDims = new LinkedHashMap<>();
+            towers.forEach(t -> embedDims.put(t.name(), t.encoder().embedDim()));
+
+            List<RunPlan.WeightedLoss> losses = losses(spec, embedDims, resolved);
+            List<RunPlan.NamedEvaluator> evaluators = evaluators(spec, embedDims, resolved, eval != null);
+            resolved.put("train", Resolved.of(spec.train()));
+            resolved.put("tracking", Resolved.of(spec.tracking()));
+            binder.throwIfProblems();
+            return new RunPlan(file, spec, resolved, towers, losses, evaluators, train, eval, List.copyOf(plugins));
+        }
+
+        private RunPlan.Data data(DatasetSpec data, String path, Map<String, Object> resolvedData, String split,
+                ExperimentSpec spec) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            DatasetSource source = create(ComponentKind.DATASET_SOURCE, data.source(), context(List.of(), Map.of(), null), entry);
+            if (!data.fields().isEmpty()) {
+                entry.put("fields", data.fields());
+            }
+            if (data.label() != null) {
+                entry.put("label", data.label());
+            }
+            for (String tower : data.fields().keySet()) {
+                if (!spec.towers().containsKey(tower)) {
+                    binder.problem(keyNode(data.source().node(), "fields"), path + ".fields." + tower, null,
+                            "no tower '" + tower + "'" + towerHint(tower, spec));
+                }
+            }
+            resolvedData.put(split, entry);
+            return source == null ? null : new RunPlan.Data(source, data.label());
+        }
+
+        private List<Tower> towers(ExperimentSpec spec, Map<String, Object> resolved) {
+            List<Tower> towers = new ArrayList<>();
+            Map<String, Object> resolvedTowers = new LinkedHashMap<>();
+            Map<String, String> fields = spec.data().train().fields();
+            for (String name : spec.augment().keySet()) {
+                if (!spec.towers().containsKey(name)) {
+                    binder.problem(root, "augment." + name, null, "no tower '" + name + "'" + towerHint(name, spec));
+                }
+            }
+            for (Map.Entry<String, TowerSpec> entry : spec.towers().entrySet()) {
+                String name = entry.getKey();
+                TowerSpec towerSpec = entry.getValue();
+                Map<String, Object> resolvedTower = new LinkedHashMap<>();
+                Map<String, Object> resolvedModality = new LinkedHashMap<>();
+                Modality<?> modality = create(ComponentKind.MODALITY, towerSpec.modality(),
+                        context(List.of(name), Map.of(), null), resolvedModality);
+                resolvedTower.put("modality", resolvedModality);
+                Encoder encoder = null;
+                if (modality != null) {
+                    Map<String, Object> resolvedEncoder = new LinkedHashMap<>();
+                    encoder = create(ComponentKind.ENCODER, towerSpec.encoder(),
+                            context(List.of(name), Map.of(), modality.spec()), resolvedEncoder);
+                    resolvedTower.put("encoder", resolvedEncoder);
+                }
+                resolvedTower.put("frozen", towerSpec.frozen());
+                List<Augmentation<?>> augmentations = new ArrayList<>();
+                List<Object> resolvedAugmentations = new ArrayList<>();
+                for (ComponentRef ref : spec.augment().getOrDefault(name, List.of())) {
+                    Map<String, Object> resolvedAugmentation = new LinkedHashMap<>();
+                    Augmentation<?> augmentation = create(ComponentKind.AUGMENTATION, ref,
+                            context(List.of(name), Map.of(), null), resolvedAugmentation);
+                    if (augmentation != null && modality != null
+                            && !augmentation.exampleType().equals(modality.exampleType())) {
+                        binder.problem(ref.node(), ref.path(), ref.type(), "augments " + augmentation.exampleType().getSimpleName()
+                                + " but tower '" + name + "' has modality '" + towerSpec.modality().type() + "' whose examples are "
+                                + modality.exampleType().getSimpleName() + "; move it to a tower of that kind");
+                    }
+                    augmentations.add(augmentation);
+                    resolvedAugmentations.add(resolvedAugmentation);
+                }
+                if (!resolvedAugmentations.isEmpty()) {
+                    resolvedTower.put("augment", resolvedAugmentations);
+                }
+                resolvedTowers.put(name, resolvedTower);
+                if (modality != null && encoder != null) {
+                    towers.add(new Tower(name, fields.getOrDefault(name, name), modality, List.copyOf(augmentations), encoder,
+                            towerSpec.frozen()));
+                }
+            }
+            resolved.put("towers", resolvedTowers);
+            return towers;
+        }
+
+        private List<RunPlan.WeightedLoss> losses(ExperimentSpec spec, Map<String, Integer> embedDims,
+                Map<String, Object> resolved) {
+            List<RunPlan.WeightedLoss> losses = new ArrayList<>();
+            List<Object> resolvedLosses = new ArrayList<>();
+            Map<String, Integer> seen = new LinkedHashMap<>();
+            for (int i = 0; i < spec.losses().size(); i++) {
+                LossSpec lossSpec = spec.losses().get(i);
+                String path = "losses[" + i + "]";
+                boolean towersOk = checkTowers(lossSpec.towers(), lossSpec.loss().node(), path, lossSpec.loss().type(), spec);
+                Map<String, Object> resolvedLoss = new LinkedHashMap<>();
+                Loss loss = towersOk ? create(ComponentKind.LOSS, lossSpec.loss(), context(lossSpec.towers(), embedDims, null),
+                        resolvedLoss) : null;
+                resolvedLoss.put("towers", lossSpec.towers());
+                resolvedLoss.put("weight", lossSpec.weight());
+                resolvedLosses.add(resolvedLoss);
+                int count = seen.merge(lossSpec.loss().type(), 1, Integer::sum);
+                String name = count == 1 ? lossSpec.loss().type() : lossSpec.loss().type() + "_" + count;
+                if (loss != null) {
+                    losses.add(new RunPlan.WeightedLoss(name, loss, lossSpec.weight(), lossSpec.towers()));
+                }
+            }
+            resolved.put("losses", resolvedLosses);
+            return losses;
+        }
+
+        private List<RunPlan.NamedEvaluator> evaluators(ExperimentSpec spec, Map<String, Integer> embedDims,
+                Map<String, Object> resolved, boolean hasEvalData) {
+            List<RunPlan.NamedEvaluator> evaluators = new ArrayList<>();
+            List<Object> resolvedEvaluators = new ArrayList<>();
+            Map<String, Integer> seen = new LinkedHashMap<>();
+            for (int i = 0; i < spec.evaluate().size(); i++) {
+                EvaluatorSpec evaluatorSpec = spec.evaluate().get(i);
+                String path = "evaluate[" + i + "]";
+                ComponentRef ref = evaluatorSpec.evaluator();
+                if (!hasEvalData && i == 0) {
+                    binder.problem(ref.node(), path, ref.type(), "evaluators need held-out data: add data.eval "
+                            + "(e.g. the same source with another seed or file)");
+                }
+                boolean towersOk = checkTowers(evaluatorSpec.towers(), ref.node(), path, ref.type(), spec);
+                Map<String, Object> resolvedEvaluator = new LinkedHashMap<>();
+                Evaluator evaluator = towersOk
+                        ? create(ComponentKind.EVALUATOR, ref, context(evaluatorSpec.towers(), embedDims, null), resolvedEvaluator)
+                        : null;
+                resolvedEvaluator.put("towers", evaluatorSpec.towers());
+                resolvedEvaluators.add(resolvedEvaluator);
+                int count = seen.merge(ref.type(), 1, Integer::sum);
+                if (evaluator != null) {
+                    evaluators.add(new RunPlan.NamedEvaluator(count == 1 ? ref.type() : ref.type() + "_" + count, evaluator,
+                            evaluatorSpec.towers()));
+                }
+            }
+            resolved.put("evaluate", resolvedEvaluators);
+            return evaluators;
+        }
+
+        private boolean checkTowers(List<String> names, Node node, String path, String component, ExperimentSpec spec) {
+            boolean ok = true;
+            for (String tower : names) {
+                if (!spec.towers().containsKey(tower)) {
+                    binder.problem(keyNode(node, "towers"), path + ".towers", component, "no tower '" + tower + "'"
+                            + towerHint(tower, spec));
+                    ok = false;
+                }
+            }
+            return ok;
+        }
+
+        private String towerHint(String name, ExperimentSpec spec) {
+            String hint = Suggestions.didYouMean(name, spec.towers().keySet());
+            return hint.isEmpty() ? "; towers: " + String.join(", ", spec.towers().keySet()) : hint;
+        }
+
+        /**
+         * Finds a component, binds its parameters and creates it; on any problem records it at its place
+         * in the file and returns null. {@code resolved} receives the type and every parameter's value.
+         */
+        private <T> T create(ComponentKind kind, ComponentRef ref, ComponentContext context, Map<String, Object> resolved) {
+            resolved.put("type", ref.type());
+            RegisteredComponent component = registry.find(kind, ref.type()).orElse(null);
+            if (component == null) {
+                binder.problem(ref.node(), ref.path(), null, registry.unknown(kind, ref.type()));
+                return null;
+            }
+            Record params = binder.bindRecord(ref.params(), component.factory().paramsType(), ref.path(), ref.type());
+            if (params == null) {
+                return null;
+            }
+            resolved.putAll(Resolved.of(params));
+            try {
+                T created = registry.create(component, params, context);
+                plugins.add(component.plugin());
+                return created;
+            } catch (InvalidParamException e) {
+                String key = e.key() == null ? "" : e.key();
+                Node at = key.equals("towers") ? keyNode(ref.node(), "towers") : keyNode(ref.params(), key.split("[.\\[]")[0]);
+                binder.problem(at, key.isEmpty() ? ref.path() : ref.path() + "." + key, ref.type(), e.getMessage());
+            } catch (UserError e) {
+                throw e;
+            } catch (RuntimeException | LinkageError e) {
+                binder.problem(ref.node(), ref.path(), ref.type(), "plugin '" + component.plugin().name()
+                        + "' failed to create it: " + e);
+            }
+            return null;
+        }
+
+        private ComponentContext context(List<String> towers, Map<String, Integer> embedDims, InputSpec input) {
+            return new RunContext(seed, List.copyOf(towers), Map.copyOf(embedDims), input, cacheDir, baseDir);
+        }
+    }
+
+    /** The value node of {@code key} in a mapping, or the node itself when there is none. */
+    static Node keyNode(Node node, String key) {
+        if (node instanceof MappingNode mapping) {
+            for (NodeTuple tuple : mapping.getValue()) {
+                if (tuple.getKeyNode() instanceof ScalarNode scalar && scalar.getValue().equals(key)) {
+                    return tuple.getValueNode();
+                }
+            }
+        }
+        return node;
+    }
+}

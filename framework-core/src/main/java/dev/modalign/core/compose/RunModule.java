@@ -1,0 +1,94 @@
+package dev.modalign.core.compose;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import com.google.inject.name.Names;
+import dev.modalign.api.Tracker;
+import dev.modalign.core.UserError;
+import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.track.LocalTracker;
+import dev.modalign.core.train.Provenance;
+import java.io.PrintStream;
+import java.nio.file.Path;
+
+/**
+ * Assembles one run: the core services (plugin registry, tracker, device, output, provenance) are
+ * bound once, and the run plan is composed from the experiment file by {@link RunComposer}.
+ */
+public final class RunModule extends AbstractModule {
+
+    /**
+     * Settings from the command line and environment that override the experiment file.
+     *
+     * @param trackingUri a tracking server, or null to use the file's (or the local store)
+     * @param trackingDir the local store's directory, or null to use the file's
+     * @param device auto, cpu or gpu; null to use the file's
+     */
+    public record Overrides(String trackingUri, Path trackingDir, String device) {
+        public static Overrides none() {
+            return new Overrides(null, null, null);
+        }
+    }
+
+    private final PluginRegistry registry;
+    private final Path experimentFile;
+    private final Overrides overrides;
+    private final Path cacheDir;
+    private final PrintStream out;
+
+    public RunModule(PluginRegistry registry, Path experimentFile, Overrides overrides, Path cacheDir, PrintStream out) {
+        this.registry = registry;
+        this.experimentFile = experimentFile;
+        this.overrides = overrides;
+        this.cacheDir = cacheDir;
+        this.out = out;
+    }
+
+    @Override
+    protected void configure() {
+        bind(PluginRegistry.class).toInstance(registry);
+        bind(Path.class).annotatedWith(Names.named("cacheDir")).toInstance(cacheDir);
+        bind(PrintStream.class).toInstance(out);
+        bind(Provenance.class).toInstance(Provenance.detect());
+    }
+
+    @Provides
+    @Singleton
+    RunPlan plan(RunComposer composer) {
+        return composer.compose(experimentFile);
+    }
+
+    @Provides
+    @Singleton
+    Tracker tracker(RunPlan plan) {
+        String uri = overrides.trackingUri() != null ? overrides.trackingUri() : plan.spec().tracking().uri();
+        if (uri == null || uri.isBlank() || uri.startsWith("file:")) {
+            Path dir = uri != null && uri.startsWith("file:") ? Path.of(java.net.URI.create(uri))
+                    : overrides.trackingDir() != null ? overrides.trackingDir() : Path.of(plan.spec().tracking().dir());
+            return new LocalTracker(dir);
+        }
+        throw new UserError("tracking.uri is " + uri + ", but no installed tracker plugin serves it; "
+                + "remove tracking.uri (and MLFLOW_TRACKING_URI) to record into the embedded local store");
+    }
+
+    @Provides
+    @Singleton
+    Device device(RunPlan plan) {
+        String wanted = overrides.device() != null ? overrides.device() : plan.spec().train().device();
+        Engine engine = Engine.getInstance();
+        return switch (wanted) {
+            case "cpu" -> Device.cpu();
+            case "gpu" -> {
+                if (engine.getGpuCount() == 0) {
+                    throw new UserError("train.device is gpu, but " + engine.getEngineName()
+                            + " sees no GPU here; use device: auto to train on the CPU when there is none");
+                }
+                yield Device.gpu();
+            }
+            default -> engine.defaultDevice();
+        };
+    }
+}

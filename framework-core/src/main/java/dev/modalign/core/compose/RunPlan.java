@@ -1,0 +1,37 @@
+package dev.modalign.core.compose;
+
+import dev.modalign.api.DatasetSource;
+import dev.modalign.api.Evaluator;
+import dev.modalign.api.Loss;
+import dev.modalign.core.config.ExperimentSpec;
+import dev.modalign.core.plugin.LoadedPlugin;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything a run needs, composed and checked: the components created from their factories, the
+ * resolved configuration (defaults filled in) and the plugins that provide them.
+ *
+ * @param file the experiment file
+ * @param spec the bound experiment
+ * @param resolved the resolved configuration as nested maps, every default filled in
+ * @param towers the towers, in the order the file declares them
+ * @param losses the weighted losses
+ * @param evaluators the evaluators
+ * @param train the training data
+ * @param eval the evaluation data, or null
+ * @param plugins the plugins whose components the run uses
+ */
+public record RunPlan(Path file, ExperimentSpec spec, Map<String, Object> resolved, List<Tower> towers,
+        List<WeightedLoss> losses, List<NamedEvaluator> evaluators, Data train, Data eval, List<LoadedPlugin> plugins) {
+
+    /** A loss with its weight and a unique name for its metrics (the type, numbered when repeated). */
+    public record WeightedLoss(String name, Loss loss, double weight, List<String> towers) {}
+
+    /** An evaluator with a unique name for its metrics. */
+    public record NamedEvaluator(String name, Evaluator evaluator, List<String> towers) {}
+
+    /** A data set and the record field holding labels, if any. */
+    public record Data(DatasetSource source, String labelField) {}
+}

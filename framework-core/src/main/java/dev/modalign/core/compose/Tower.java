@@ -1,0 +1,16 @@
+package dev.modalign.core.compose;
+
+import dev.modalign.api.Augmentation;
+import dev.modalign.api.Encoder;
+import dev.modalign.api.Modality;
+import java.util.List;
+
+/**
+ * A tower of a run: the record field it reads, its modality, its augmentations and its encoder.
+ *
+ * @param name the tower's name in the experiment
+ * @param field the record field it reads
+ * @param frozen whether its encoder stays out of the optimiser
+ */
+public record Tower(String name, String field, Modality<?> modality, List<Augmentation<?>> augmentations,
+        Encoder encoder, boolean frozen) {}

@@ -1,0 +1,195 @@
+package dev.modalign.core.track;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import dev.modalign.api.RunSpec;
+import dev.modalign.api.RunStatus;
+import dev.modalign.api.TrackedRun;
+import dev.modalign.api.Tracker;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The embedded default store: each run is a directory {@code <root>/<experiment>/<run id>/} holding
+ * <ul>
+ *   <li>{@code records.jsonl}: every record in the order it was logged, one JSON object a line,
+ *       numbered by {@code seq} (params, tags, metrics, artifacts, status). Append-only, so a crash
+ *       loses at most the line being written, and a sync can replay it into a tracking server,
+ *       resuming after the last sequence number the server acknowledged;</li>
+ *   <li>{@code artifacts/}: copies of the logged files;</li>
+ *   <li>{@code run.json}: the run's name, status and times, rewritten atomically when they change.</li>
+ * </ul>
+ */
+public final class LocalTracker implements Tracker {
+
+    static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
+
+    private final Path root;
+
+    public LocalTracker(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    @Override
+    public TrackedRun startRun(RunSpec spec) {
+        String id = LocalDateTime.now().format(ID_TIME) + "-" + HexFormat.of().formatHex(randomBytes());
+        Path dir = root.resolve(safe(spec.experiment())).resolve(id);
+        try {
+            Files.createDirectories(dir.resolve("artifacts"));
+            return new LocalRun(id, dir, spec);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the run directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {}
+
+    private static byte[] randomBytes() {
+        byte[] bytes = new byte[3];
+        new SecureRandom().nextBytes(bytes);
+        return bytes;
+    }
+
+    static String safe(String name) {
+        return name.replaceAll("[^A-Za-z0-9._-]", "_");
+    }
+
+    /** One run's directory. */
+    static final class LocalRun implements TrackedRun {
+        private final String id;
+        private final Path dir;
+        private final Writer records;
+        private final Map<String, Object> meta = new LinkedHashMap<>();
+        private long seq;
+
+        LocalRun(String id, Path dir, RunSpec spec) throws IOException {
+            this.id = id;
+            this.dir = dir;
+            this.records = Files.newBufferedWriter(dir.resolve("records.jsonl"), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            meta.put("id", id);
+            meta.put("experiment", spec.experiment());
+            meta.put("run_name", spec.runName());
+            if (spec.parentRunId() != null) {
+                meta.put("parent_run_id", spec.parentRunId());
+            }
+            meta.put("status", RunStatus.RUNNING.name());
+            meta.put("start_time", System.currentTimeMillis());
+            writeMeta();
+            append("start", Map.of("experiment", spec.experiment(), "run_name", spec.runName()));
+        }
+
+        @Override
+        public String id() {
+            return id;
+        }
+
+        @Override
+        public String location() {
+            return dir.toString();
+        }
+
+        public Path dir() {
+            return dir;
+        }
+
+        @Override
+        public void logParams(Map<String, String> params) {
+            append("params", params);
+        }
+
+        @Override
+        public void setTags(Map<String, String> tags) {
+            append("tags", tags);
+        }
+
+        @Override
+        public void logMetric(String key, double value, long step) {
+            Map<String, Object> data = new LinkedHashMap<>();
+            data.put("key", key);
+            data.put("value", value);
+            data.put("step", step);
+            append("metric", data);
+        }
+
+        @Override
+        public void logArtifact(Path file, String artifactPath) {
+            Path target = dir.resolve("artifacts").resolve(artifactPath).normalize();
+            if (!target.startsWith(dir.resolve("artifacts"))) {
+                throw new IllegalArgumentException("artifact path must stay inside the run: " + artifactPath);
+            }
+            try {
+                Files.createDirectories(target.getParent());
+                Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot copy artifact " + file + " to " + target + ": " + e.getMessage(), e);
+            }
+            append("artifact", Map.of("path", artifactPath));
+        }
+
+        @Override
+        public void end(RunStatus status, String message) {
+            Map<String, Object> data = new LinkedHashMap<>();
+            data.put("status", status.name());
+            if (message != null) {
+                data.put("message", message);
+            }
+            append("end", data);
+            meta.put("status", status.name());
+            meta.put("end_time", System.currentTimeMillis());
+            if (message != null) {
+                meta.put("message", message);
+            }
+            writeMeta();
+            try {
+                records.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private synchronized void append(String kind, Object data) {
+            Map<String, Object> record = new LinkedHashMap<>();
+            record.put("seq", ++seq);
+            record.put("time", System.currentTimeMillis());
+            record.put("kind", kind);
+            record.put("data", data);
+            try {
+                records.write(GSON.toJson(record));
+                records.write('\n');
+                records.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + dir.resolve("records.jsonl") + ": " + e.getMessage(), e);
+            }
+        }
+
+        private void writeMeta() {
+            Path target = dir.resolve("run.json");
+            Path temporary = dir.resolve("run.json.tmp");
+            try {
+                Files.writeString(temporary, GSON.toJson(meta), StandardCharsets.UTF_8);
+                Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}

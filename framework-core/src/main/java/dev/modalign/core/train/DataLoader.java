@@ -1,0 +1,218 @@
+package dev.modalign.core.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.modalign.api.Augmentation;
+import dev.modalign.api.DataException;
+import dev.modalign.api.DataRecord;
+import dev.modalign.api.DatasetSource;
+import dev.modalign.api.Modality;
+import dev.modalign.core.compose.Tower;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Reads, decodes, augments and collates batches ahead of the training step on worker threads.
+ *
+ * <p>Reproducible whatever the number of workers: the order of an epoch is a permutation drawn from
+ * (seed, epoch), each example's augmentation RNG is derived from (seed, epoch, index, tower), and
+ * batches are handed out in order. Each batch's arrays belong to its own manager, which the consumer
+ * closes after the step.
+ */
+public final class DataLoader implements AutoCloseable {
+
+    private final DatasetSource source;
+    private final List<Tower> towers;
+    private final String labelField;
+    private final int batchSize;
+    private final long seed;
+    private final boolean training;
+    private final boolean dropLast;
+    private final NDManager manager;
+    private final ExecutorService workers;
+    private final int prefetch;
+
+    /**
+     * @param training shuffle and augment (true), or read in order without augmentation (false)
+     * @param workers loader threads; 0 loads on the calling thread
+     */
+    public DataLoader(DatasetSource source, List<Tower> towers, String labelField, int batchSize, long seed,
+            boolean training, boolean dropLast, int workers, NDManager manager) {
+        this.source = source;
+        this.towers = towers;
+        this.labelField = labelField;
+        this.batchSize = batchSize;
+        this.seed = seed;
+        this.training = training;
+        this.dropLast = dropLast;
+        this.manager = manager;
+        AtomicInteger threads = new AtomicInteger();
+        this.workers = workers == 0 ? null : Executors.newFixedThreadPool(workers, runnable -> {
+            Thread thread = new Thread(runnable, "modalign-loader-" + threads.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.prefetch = Math.max(2, workers * 2);
+    }
+
+    /** Batches per epoch. */
+    public long batchesPerEpoch() {
+        long size = source.size();
+        return dropLast ? size / batchSize : (size + batchSize - 1) / batchSize;
+    }
+
+    /** One batch: each tower's collated input, the labels where there are any, and the manager owning them. */
+    public record Batch(NDManager manager, Map<String, NDList> inputs, NDArray labels, List<String> groups, int size)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    /** The batches of one epoch, in order; {@code skip} batches at the start are not loaded. */
+    public Iterator<Batch> epoch(int epoch, long skip) {
+        long[] order = order(epoch);
+        long batches = batchesPerEpoch();
+        return new Iterator<>() {
+            private long next = skip;
+            private final Deque<Future<Batch>> ahead = new ArrayDeque<>();
+
+            private void fill() {
+                while (ahead.size() < (workers == null ? 1 : prefetch) && next < batches) {
+                    long from = next * batchSize;
+                    long to = Math.min(order.length, from + batchSize);
+                    long[] indices = java.util.Arrays.copyOfRange(order, (int) from, (int) to);
+                    next++;
+                    if (workers == null) {
+                        ahead.add(java.util.concurrent.CompletableFuture.completedFuture(load(indices, epoch)));
+                    } else {
+                        ahead.add(workers.submit(() -> load(indices, epoch)));
+                    }
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                fill();
+                return !ahead.isEmpty();
+            }
+
+            @Override
+            public Batch next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                try {
+                    return ahead.poll().get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while loading data", e);
+                } catch (ExecutionException e) {
+                    ahead.forEach(f -> f.cancel(true));
+                    if (e.getCause() instanceof RuntimeException runtime) {
+                        throw runtime;
+                    }
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+        };
+    }
+
+    private long[] order(int epoch) {
+        long[] order = new long[Math.toIntExact(source.size())];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        if (training) {
+            Random random = new Random(mix(seed, epoch, -1, -1));
+            for (int i = order.length - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                long swap = order[i];
+                order[i] = order[j];
+                order[j] = swap;
+            }
+        }
+        return order;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private Batch load(long[] indices, int epoch) {
+        Map<String, List<Object>> examples = new LinkedHashMap<>();
+        towers.forEach(t -> examples.put(t.name(), new ArrayList<>(indices.length)));
+        long[] labels = labelField == null ? null : new long[indices.length];
+        List<String> groups = new ArrayList<>(indices.length);
+        for (int row = 0; row < indices.length; row++) {
+            DataRecord record = source.get(indices[row]);
+            groups.add(record.group());
+            for (int t = 0; t < towers.size(); t++) {
+                Tower tower = towers.get(t);
+                Object example = ((Modality) tower.modality()).decode(record.field(tower.field()),
+                        record.origin() + " field '" + tower.field() + "'");
+                if (training) {
+                    Random random = new Random(mix(seed, epoch, indices[row], t));
+                    for (Augmentation augmentation : tower.augmentations()) {
+                        example = augmentation.apply(example, random);
+                    }
+                }
+                examples.get(tower.name()).add(example);
+            }
+            if (labels != null) {
+                labels[row] = label(record);
+            }
+        }
+        NDManager batchManager = manager.newSubManager();
+        try {
+            Map<String, NDList> inputs = new LinkedHashMap<>();
+            for (Tower tower : towers) {
+                inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.get(tower.name()), batchManager));
+            }
+            NDArray labelArray = labels == null ? null : batchManager.create(labels);
+            return new Batch(batchManager, inputs, labelArray, groups, indices.length);
+        } catch (RuntimeException e) {
+            batchManager.close();
+            throw e;
+        }
+    }
+
+    private long label(DataRecord record) {
+        Object value = record.field(labelField);
+        if (value instanceof Number number) {
+            return number.longValue();
+        }
+        try {
+            return Long.parseLong(value.toString().trim());
+        } catch (NumberFormatException e) {
+            throw new DataException(record.origin() + ": label field '" + labelField + "' must be an integer class index, found '"
+                    + value + "'");
+        }
+    }
+
+    /** A well-spread 64-bit seed from the parts (SplitMix64's finaliser over a simple combination). */
+    static long mix(long seed, long epoch, long index, long tower) {
+        long z = seed * 0x9E3779B97F4A7C15L + epoch * 0xBF58476D1CE4E5B9L + index * 0x94D049BB133111EBL + tower + 1;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    @Override
+    public void close() {
+        if (workers != null) {
+            workers.shutdownNow();
+        }
+    }
+}

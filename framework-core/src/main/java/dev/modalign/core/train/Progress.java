@@ -1,0 +1,61 @@
+package dev.modalign.core.train;
+
+import java.io.PrintStream;
+import java.time.Duration;
+
+/**
+ * Shows training progress: on a terminal, one line redrawn in place with a bar, loss, throughput
+ * and ETA; elsewhere (CI logs, files), a plain line about every twentieth of the run.
+ */
+final class Progress {
+
+    private final PrintStream out;
+    private final boolean terminal;
+    private final long total;
+    private final long start = System.nanoTime();
+    private long lastDraw;
+    private long nextPlain;
+
+    Progress(PrintStream out, boolean terminal, long total) {
+        this.out = out;
+        this.terminal = terminal;
+        this.total = total;
+        this.nextPlain = 0;
+    }
+
+    static boolean isTerminal() {
+        String term = System.getenv("TERM");
+        return System.console() != null && term != null && !term.equals("dumb") && System.getenv("CI") == null;
+    }
+
+    void update(long step, double loss, double samplesPerSecond) {
+        long done = step + 1;
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        double stepsPerSecond = done / Math.max(elapsed, 1e-9);
+        long eta = Math.round((total - done) / Math.max(stepsPerSecond, 1e-9));
+        String stats = String.format("%d/%d loss %.4f | %.1f steps/s %.0f samples/s | ETA %s", done, total, loss,
+                stepsPerSecond, samplesPerSecond, clock(eta));
+        if (terminal) {
+            long now = System.nanoTime();
+            if (now - lastDraw > 100_000_000L || done == total) {
+                int width = 24;
+                int filled = (int) (width * done / total);
+                out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats + "   ");
+                if (done == total) {
+                    out.println();
+                }
+                out.flush();
+                lastDraw = now;
+            }
+        } else if (step >= nextPlain || done == total) {
+            out.println("step " + stats);
+            nextPlain = step + Math.max(1, total / 20);
+        }
+    }
+
+    static String clock(long seconds) {
+        Duration d = Duration.ofSeconds(Math.max(0, seconds));
+        return d.toHours() > 0 ? String.format("%d:%02d:%02d", d.toHours(), d.toMinutesPart(), d.toSecondsPart())
+                : String.format("%d:%02d", d.toMinutesPart(), d.toSecondsPart());
+    }
+}

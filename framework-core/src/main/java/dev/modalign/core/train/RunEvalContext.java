@@ -1,0 +1,34 @@
+package dev.modalign.core.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.modalign.api.EvalContext;
+import dev.modalign.api.TowerOutput;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The evaluation set encoded once by every tower, handed to each evaluator with its own towers. */
+record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, NDArray labelArray, List<String> groupIds,
+        NDManager manager, Path artifactDir) implements EvalContext {
+
+    @Override
+    public NDArray embeddings(String tower) {
+        NDArray embeddings = encoded.get(tower);
+        if (embeddings == null) {
+            throw new IllegalArgumentException("no tower '" + tower + "'; towers: " + encoded.keySet());
+        }
+        return embeddings;
+    }
+
+    @Override
+    public Optional<TowerOutput> tokenOutputs(String tower) {
+        return Optional.empty();
+    }
+
+    @Override
+    public Optional<NDArray> labels() {
+        return Optional.ofNullable(labelArray);
+    }
+}

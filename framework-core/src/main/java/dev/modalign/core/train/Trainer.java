@@ -1,0 +1,467 @@
+package dev.modalign.core.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import dev.modalign.api.EncodedBatch;
+import dev.modalign.api.EvalResult;
+import dev.modalign.api.LossOutput;
+import dev.modalign.api.RunSpec;
+import dev.modalign.api.RunStatus;
+import dev.modalign.api.StepContext;
+import dev.modalign.api.TowerOutput;
+import dev.modalign.api.TrackedRun;
+import dev.modalign.api.Tracker;
+import dev.modalign.core.RunFailure;
+import dev.modalign.core.UserError;
+import dev.modalign.core.compose.Resolved;
+import dev.modalign.core.compose.RunPlan;
+import dev.modalign.core.compose.RunPlan.NamedEvaluator;
+import dev.modalign.core.compose.RunPlan.WeightedLoss;
+import dev.modalign.core.compose.Tower;
+import dev.modalign.core.config.ExperimentSpec;
+import dev.modalign.core.config.ExperimentSpec.TrainSpec;
+import jakarta.inject.Inject;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Trains a composed run and evaluates it, recording everything in the tracker.
+ *
+ * <p>A step: the loader has the batch ready (decoded, augmented and collated on worker threads);
+ * each tower encodes it; the weighted losses are added; the sum is back-propagated; the global
+ * gradient norm is clipped; AdamW updates at the cosine schedule's rate. All arrays made during the
+ * step, including those derived from parameters, belong to the step's manager and are closed with
+ * it: parameters, gradients and optimiser state are lent to that manager for the step.
+ */
+public final class Trainer {
+
+    private final RunPlan plan;
+    private final Tracker tracker;
+    private final Device device;
+    private final PrintStream out;
+    private final Provenance provenance;
+
+    @Inject
+    public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance) {
+        this.plan = plan;
+        this.tracker = tracker;
+        this.device = device;
+        this.out = out;
+        this.provenance = provenance;
+    }
+
+    /** Runs training and evaluation; the run is marked FINISHED, or FAILED with the error, in the tracker. */
+    public RunResult run() {
+        ExperimentSpec spec = plan.spec();
+        String experiment = spec.tracking().experiment() != null ? spec.tracking().experiment() : spec.name();
+        String runName = spec.tracking().runName() != null ? spec.tracking().runName()
+                : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
+        TrackedRun run = tracker.startRun(new RunSpec(experiment, runName, null));
+        out.println("run " + run.id() + " (" + runName + ") recording to " + run.location());
+        try {
+            record(run);
+            RunResult result = trainAndEvaluate(run);
+            run.end(RunStatus.FINISHED, null);
+            return result;
+        } catch (RuntimeException | Error e) {
+            run.end(RunStatus.FAILED, e.getMessage() == null ? e.toString() : e.getMessage());
+            throw e;
+        }
+    }
+
+    private void record(TrackedRun run) {
+        run.logParams(Resolved.flatten(plan.resolved()));
+        run.setTags(provenance.tags(plan));
+        try {
+            Path resolvedYaml = Files.createTempFile("modalign-resolved", ".yaml");
+            Files.writeString(resolvedYaml, provenance.resolvedYaml(plan));
+            run.logArtifact(resolvedYaml, "config/resolved.yaml");
+            run.logArtifact(plan.file(), "config/" + plan.file().getFileName());
+            Files.deleteIfExists(resolvedYaml);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private RunResult trainAndEvaluate(TrackedRun run) {
+        TrainSpec train = plan.spec().train();
+        long seed = plan.spec().seed();
+        Engine engine = Engine.getInstance();
+        engine.setRandomSeed((int) seed);
+        try (NDManager root = NDManager.newBaseManager(device);
+                DataLoader loader = new DataLoader(plan.train().source(), plan.towers(), plan.train().labelField(),
+                        train.batchSize(), seed, true, train.dropLast(), train.workers(), root)) {
+            long perEpoch = loader.batchesPerEpoch();
+            if (perEpoch == 0) {
+                throw new UserError("data.train has " + plan.train().source().size() + " records, fewer than train.batch_size "
+                        + train.batchSize() + "; lower batch_size or add records");
+            }
+            long total = (long) train.epochs() * perEpoch;
+            if (train.maxSteps() > 0) {
+                total = Math.min(total, train.maxSteps());
+            }
+            NDManager model = root.newSubManager();
+            Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
+            DataLoader.Batch first = batches.next();
+            List<Parameter> trainable = initialise(model, first);
+            AdamW optimizer = new AdamW(trainable, train.optimizer(), model);
+            List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
+            CosineSchedule schedule = CosineSchedule.of(train.optimizer().lr(), total, train.warmup(), train.minLrRatio());
+            ParameterStore parameters = new ParameterStore(model, false);
+            out.printf("training %d steps (%d epochs x %d batches of %d) on %s, %d parameters%n", total, train.epochs(),
+                    perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum());
+
+            Progress progress = new Progress(System.err, Progress.isTerminal(), total);
+            long step = 0;
+            double lastLoss = Double.NaN;
+            long started = System.nanoTime();
+            long windowStart = started;
+            long windowSamples = 0;
+            int leakChecks = 0;
+            int managedBefore = 0;
+            training:
+            for (int epoch = 0; epoch < train.epochs(); epoch++) {
+                Iterator<DataLoader.Batch> epochBatches = epoch == 0 ? prepend(first, batches) : loader.epoch(epoch, 0);
+                while (epochBatches.hasNext()) {
+                    if (step >= total) {
+                        break training;
+                    }
+                    try (DataLoader.Batch batch = epochBatches.next()) {
+                        double lr = schedule.at(step);
+                        StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
+                                train);
+                        lastLoss = stats.loss();
+                        windowSamples += batch.size();
+                        if (step % train.logEvery() == 0 || step == total - 1) {
+                            long now = System.nanoTime();
+                            double samplesPerSecond = windowSamples / Math.max(1e-9, (now - windowStart) / 1e9);
+                            logStep(run, step, stats, lr, samplesPerSecond);
+                            windowStart = now;
+                            windowSamples = 0;
+                        }
+                        progress.update(step, stats.loss(), batch.size() * (step + 1) / Math.max(1e-9,
+                                (System.nanoTime() - started) / 1e9));
+                    }
+                    if (step == 1 || step == 3) {
+                        int managed = model.getManagedArrays().size();
+                        if (leakChecks++ == 1 && managed > managedBefore) {
+                            out.println("warning: " + (managed - managedBefore) / 2 + " arrays per step are left in the model's"
+                                    + " manager by a component; memory will grow during the run");
+                        }
+                        managedBefore = managed;
+                    }
+                    step++;
+                }
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            run.logMetric("train/steps_per_sec", step / seconds, step);
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            Map<String, String> failures = new LinkedHashMap<>();
+            if (plan.eval() != null && !plan.evaluators().isEmpty()) {
+                evaluate(run, root, parameters, lent(optimizer, fixed), step, metrics, failures);
+            }
+            saveCheckpoint(run);
+            return new RunResult(run.id(), run.location(), step, seconds, step / seconds, lastLoss, metrics, failures);
+        }
+    }
+
+    /** The arrays lent to each step's manager: the optimiser's (weights, gradients, moments) and the fixed parameters. */
+    private static List<NDArray> lent(AdamW optimizer, List<NDArray> fixed) {
+        List<NDArray> lent = new ArrayList<>(optimizer.arrays());
+        lent.addAll(fixed);
+        return lent;
+    }
+
+    private static <T> Iterator<T> prepend(T first, Iterator<T> rest) {
+        return new Iterator<>() {
+            private boolean firstTaken;
+
+            @Override
+            public boolean hasNext() {
+                return !firstTaken || rest.hasNext();
+            }
+
+            @Override
+            public T next() {
+                if (!firstTaken) {
+                    firstTaken = true;
+                    return first;
+                }
+                return rest.next();
+            }
+        };
+    }
+
+    /** Initialises every block from the first batch's shapes and every loss parameter; returns the trainable ones. */
+    private List<Parameter> initialise(NDManager model, DataLoader.Batch first) {
+        List<Parameter> trainable = new ArrayList<>();
+        for (Tower tower : plan.towers()) {
+            Block block = tower.encoder().block();
+            block.initialize(model, DataType.FLOAT32, first.inputs().get(tower.name()).getShapes());
+            if (tower.frozen()) {
+                block.freezeParameters(true);
+            }
+            for (Pair<String, Parameter> entry : block.getParameters()) {
+                if (entry.getValue().requiresGradient() && !tower.frozen()) {
+                    trainable.add(entry.getValue());
+                }
+            }
+        }
+        for (WeightedLoss loss : plan.losses()) {
+            for (Parameter parameter : loss.loss().parameters()) {
+                if (!parameter.isInitialized()) {
+                    parameter.initialize(model, DataType.FLOAT32);
+                }
+                if (parameter.requiresGradient()) {
+                    trainable.add(parameter);
+                }
+            }
+        }
+        return trainable;
+    }
+
+    private List<Parameter> allParameters() {
+        List<Parameter> all = new ArrayList<>();
+        for (Tower tower : plan.towers()) {
+            tower.encoder().block().getParameters().forEach(entry -> all.add(entry.getValue()));
+        }
+        plan.losses().forEach(loss -> all.addAll(loss.loss().parameters()));
+        return all;
+    }
+
+    private record StepStats(double loss, Map<String, Double> terms, Map<String, Double> metrics, double gradNorm) {}
+
+    private StepStats step(DataLoader.Batch batch, ParameterStore parameters, AdamW optimizer, List<NDArray> lent,
+            double lr, long step, int epoch, long total, TrainSpec train) {
+        try (NDManager stepManager = batch.manager().newSubManager()) {
+            lent.forEach(stepManager::tempAttachAll);
+            StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
+                    stepManager, true);
+            Map<String, NDArray> terms = new LinkedHashMap<>();
+            Map<String, NDArray> metrics = new LinkedHashMap<>();
+            EncodedBatch encoded;
+            double loss;
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                encoded = encode(batch, parameters, true);
+                NDArray sum = null;
+                for (WeightedLoss weighted : plan.losses()) {
+                    LossOutput output = computeLoss(weighted, encoded, context);
+                    terms.put(weighted.name(), output.value());
+                    output.metrics().forEach((name, value) -> metrics.put(weighted.name() + "/" + name, value));
+                    NDArray term = weighted.weight() == 1.0 ? output.value() : output.value().mul(weighted.weight());
+                    sum = sum == null ? term : sum.add(term);
+                }
+                loss = scalar(sum);
+                if (!Double.isFinite(loss)) {
+                    throw nonFinite(step, terms);
+                }
+                collector.backward(sum);
+            }
+            double gradNorm = clipGradients(optimizer, train.gradClip(), step);
+            optimizer.step(lr);
+            optimizer.zeroGradients();
+            for (WeightedLoss weighted : plan.losses()) {
+                weighted.loss().afterStep(encoded, context);
+            }
+            boolean logging = step % train.logEvery() == 0 || step == total - 1;
+            Map<String, Double> termValues = new LinkedHashMap<>();
+            Map<String, Double> metricValues = new LinkedHashMap<>();
+            if (logging) {
+                terms.forEach((name, value) -> termValues.put(name, scalar(value)));
+                metrics.forEach((name, value) -> metricValues.put(name, scalar(value)));
+            }
+            return new StepStats(loss, termValues, metricValues, gradNorm);
+        }
+    }
+
+    private LossOutput computeLoss(WeightedLoss weighted, EncodedBatch encoded, StepContext context) {
+        try {
+            LossOutput output = weighted.loss().compute(encoded, context);
+            if (!output.value().getShape().isScalar()) {
+                throw new RunFailure("loss '" + weighted.name() + "' returned shape " + output.value().getShape()
+                        + " instead of a scalar; this is a bug in its plugin");
+            }
+            return output;
+        } catch (RunFailure e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new RunFailure("loss '" + weighted.name() + "' failed at step " + context.step() + ": " + e, e);
+        }
+    }
+
+    private EncodedBatch encode(DataLoader.Batch batch, ParameterStore parameters, boolean training) {
+        Map<String, TowerOutput> outputs = new LinkedHashMap<>();
+        for (Tower tower : plan.towers()) {
+            NDList out;
+            try {
+                out = tower.encoder().block().forward(parameters, batch.inputs().get(tower.name()), training);
+            } catch (RuntimeException e) {
+                throw new RunFailure("the encoder of tower '" + tower.name() + "' failed: " + e, e);
+            }
+            outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
+                    : new TowerOutput(out.get(0)));
+        }
+        return new EncodedBatch(outputs, batch.labels());
+    }
+
+    private RunFailure nonFinite(long step, Map<String, NDArray> terms) {
+        StringBuilder which = new StringBuilder();
+        terms.forEach((name, value) -> which.append(which.length() == 0 ? "" : ", ").append(name).append(" = ")
+                .append(scalar(value)));
+        return new RunFailure("the loss is not finite at step " + step + " (" + which + "); lower optimizer.lr, "
+                + "check the data for NaN or Inf, or lower a loss's temperature bound");
+    }
+
+    /** Clips the global gradient norm ("On the difficulty of training recurrent neural networks", Pascanu et al., 2013). */
+    private double clipGradients(AdamW optimizer, double maxNorm, long step) {
+        NDArray sumOfSquares = null;
+        for (NDArray gradient : optimizer.gradients()) {
+            NDArray squares = gradient.square().sum();
+            sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
+        }
+        if (sumOfSquares == null) {
+            return 0;
+        }
+        double norm = Math.sqrt(scalar(sumOfSquares));
+        if (!Double.isFinite(norm)) {
+            throw new RunFailure("the gradients are not finite at step " + step + " although the loss is; lower optimizer.lr"
+                    + " or enable gradient clipping (train.grad_clip)");
+        }
+        if (maxNorm > 0 && norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            optimizer.gradients().forEach(g -> g.muli(scale));
+        }
+        return norm;
+    }
+
+    /** A scalar's value whatever its floating-point type (DJL promotes some scalar arithmetic to float64). */
+    static double scalar(NDArray array) {
+        return array.toType(DataType.FLOAT64, false).getDouble();
+    }
+
+    private void logStep(TrackedRun run, long step, StepStats stats, double lr, double samplesPerSecond) {
+        run.logMetric("train/loss", stats.loss(), step);
+        if (stats.terms().size() > 1 || plan.losses().get(0).weight() != 1.0) {
+            stats.terms().forEach((name, value) -> run.logMetric("train/loss/" + name, value, step));
+        }
+        stats.metrics().forEach((name, value) -> run.logMetric("train/" + name, value, step));
+        run.logMetric("train/lr", lr, step);
+        run.logMetric("train/grad_norm", stats.gradNorm(), step);
+        run.logMetric("train/samples_per_sec", samplesPerSecond, step);
+    }
+
+    private void evaluate(TrackedRun run, NDManager root, ParameterStore parameters, List<NDArray> lent, long step,
+            Map<String, Double> metrics, Map<String, String> failures) {
+        TrainSpec train = plan.spec().train();
+        try (NDManager evalManager = root.newSubManager();
+                DataLoader loader = new DataLoader(plan.eval().source(), plan.towers(), plan.eval().labelField(),
+                        train.batchSize(), plan.spec().seed(), false, false, train.workers(), root)) {
+            Map<String, List<NDArray>> embeddings = new LinkedHashMap<>();
+            plan.towers().forEach(t -> embeddings.put(t.name(), new ArrayList<>()));
+            List<NDArray> labels = new ArrayList<>();
+            List<String> groups = new ArrayList<>();
+            Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
+            while (batches.hasNext()) {
+                try (DataLoader.Batch batch = batches.next(); NDManager stepManager = batch.manager().newSubManager()) {
+                    lent.forEach(stepManager::tempAttachAll);
+                    EncodedBatch encoded = encode(batch, parameters, false);
+                    encoded.towers().forEach((name, output) -> {
+                        NDArray embedding = output.embedding().stopGradient();
+                        embedding.attach(evalManager);
+                        embeddings.get(name).add(embedding);
+                    });
+                    if (batch.labels() != null) {
+                        batch.labels().attach(evalManager);
+                        labels.add(batch.labels());
+                    }
+                    groups.addAll(batch.groups());
+                }
+            }
+            Map<String, NDArray> encoded = new LinkedHashMap<>();
+            embeddings.forEach((name, parts) -> encoded.put(name, NDArrays.concat(new NDList(parts))));
+            NDArray labelArray = labels.isEmpty() ? null : NDArrays.concat(new NDList(labels));
+            Path artifactDir = Files.createTempDirectory("modalign-eval");
+            for (NamedEvaluator evaluator : plan.evaluators()) {
+                try (NDManager evaluatorManager = evalManager.newSubManager()) {
+                    Path dir = Files.createDirectories(artifactDir.resolve(evaluator.name()));
+                    EvalResult result = evaluator.evaluator().evaluate(new RunEvalContext(evaluator.towers(), encoded,
+                            labelArray, List.copyOf(groups), evaluatorManager, dir));
+                    result.metrics().forEach((name, value) -> {
+                        String key = "eval/" + evaluator.name() + "/" + name;
+                        metrics.put(key, value);
+                        run.logMetric(key, value, step);
+                    });
+                    for (Path artifact : result.artifacts()) {
+                        run.logArtifact(artifact, "eval/" + evaluator.name() + "/" + dir.relativize(artifact));
+                    }
+                } catch (RuntimeException e) {
+                    failures.put(evaluator.name(), e.toString());
+                    out.println("warning: evaluator '" + evaluator.name() + "' failed, the others go on: " + e);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Writes every tower's and loss's parameters, one file each, and logs them as the run's checkpoint. */
+    private void saveCheckpoint(TrackedRun run) {
+        try {
+            Path dir = Files.createTempDirectory("modalign-checkpoint");
+            for (Tower tower : plan.towers()) {
+                Path file = dir.resolve(tower.name() + ".params");
+                writeAtomically(file, stream -> tower.encoder().block().saveParameters(stream));
+                run.logArtifact(file, "checkpoint/" + file.getFileName());
+            }
+            for (WeightedLoss loss : plan.losses()) {
+                if (!loss.loss().parameters().isEmpty()) {
+                    Path file = dir.resolve("loss-" + loss.name() + ".params");
+                    writeAtomically(file, stream -> {
+                        for (Parameter parameter : loss.loss().parameters()) {
+                            parameter.save(stream);
+                        }
+                    });
+                    run.logArtifact(file, "checkpoint/" + file.getFileName());
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
+        }
+    }
+
+    private interface StreamWriter {
+        void write(DataOutputStream stream) throws IOException;
+    }
+
+    private static void writeAtomically(Path file, StreamWriter writer) throws IOException {
+        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
+        try (OutputStream raw = Files.newOutputStream(temporary); DataOutputStream stream = new DataOutputStream(raw)) {
+            writer.write(stream);
+        }
+        Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}

@@ -1,0 +1,113 @@
+package dev.modalign.core.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.inject.Guice;
+import dev.modalign.core.Experiments;
+import dev.modalign.core.RunFailure;
+import dev.modalign.core.compose.RunModule;
+import dev.modalign.core.plugin.PluginLoader;
+import dev.modalign.core.plugin.PluginRegistry;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The training loop's mechanics, on the test plugin's small components. */
+class TrainerTest {
+
+    static PluginRegistry registry;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void loadPlugins() {
+        registry = PluginLoader.load(List.of());
+    }
+
+    private RunResult run(String yaml) {
+        Path file = Experiments.write(dir, "experiment.yaml", yaml);
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides(null, dir.resolve("runs"), "cpu"), dir,
+                new PrintStream(new ByteArrayOutputStream()));
+        return Guice.createInjector(module).getInstance(Trainer.class).run();
+    }
+
+    private static List<JsonObject> records(Path runDir) throws IOException {
+        try (Stream<String> lines = Files.lines(runDir.resolve("records.jsonl"))) {
+            return lines.map(line -> JsonParser.parseString(line).getAsJsonObject()).toList();
+        }
+    }
+
+    private static String status(Path runDir) throws IOException {
+        return JsonParser.parseString(Files.readString(runDir.resolve("run.json"))).getAsJsonObject().get("status").getAsString();
+    }
+
+    @Test
+    void trainingAlignsTheTowersAndRecordsTheRun() throws IOException {
+        RunResult result = run(Experiments.TINY);
+        assertEquals(12, result.steps(), "3 epochs of 64 records in batches of 16");
+        double cosine = result.metrics().get("eval/mean-cosine/cosine");
+        assertTrue(cosine > 0.5, "held-out pairs should align after training, mean cosine " + cosine);
+
+        Path runDir = Path.of(result.location());
+        assertEquals("FINISHED", status(runDir));
+        List<JsonObject> records = records(runDir);
+        for (int i = 0; i < records.size(); i++) {
+            assertEquals(i + 1, records.get(i).get("seq").getAsLong(), "records are numbered in order");
+        }
+        JsonObject params = records.stream().filter(r -> r.get("kind").getAsString().equals("params")).findFirst()
+                .orElseThrow().getAsJsonObject("data");
+        assertEquals("0.5", params.get("losses.0.temperature").getAsString());
+        assertEquals("-1", params.get("losses.0.poison_at").getAsString(), "defaults are recorded too");
+        JsonObject tags = records.stream().filter(r -> r.get("kind").getAsString().equals("tags")).findFirst()
+                .orElseThrow().getAsJsonObject("data");
+        assertEquals("1.2.3", tags.get("modalign.plugin.core-test").getAsString());
+        assertTrue(tags.get("modalign.data.train").getAsString().startsWith("pairs("));
+        long lossPoints = records.stream().filter(r -> r.get("kind").getAsString().equals("metric")
+                && r.getAsJsonObject("data").get("key").getAsString().equals("train/loss")).count();
+        assertEquals(12, lossPoints, "log_every 1 logs every step");
+        assertTrue(Files.isRegularFile(runDir.resolve("artifacts/config/resolved.yaml")));
+        assertTrue(Files.size(runDir.resolve("artifacts/checkpoint/a.params")) > 0);
+        assertTrue(Files.readString(runDir.resolve("artifacts/config/resolved.yaml")).contains("poison_at: -1"));
+    }
+
+    @Test
+    void theSameSeedGivesTheSameMetrics() {
+        RunResult first = run(Experiments.TINY);
+        RunResult second = run(Experiments.TINY);
+        assertEquals(first.finalLoss(), second.finalLoss(), 0.0);
+        assertEquals(first.metrics(), second.metrics());
+        RunResult otherSeed = run(Experiments.TINY.replace("seed: 3", "seed: 4"));
+        assertTrue(otherSeed.finalLoss() != first.finalLoss(), "another seed should train differently");
+    }
+
+    @Test
+    void aNonFiniteLossStopsTheRunNamingTheStepAndTheLoss() throws IOException {
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(Experiments.TINY.replace("temperature: 0.5",
+                "temperature: 0.5, poison_at: 5")));
+        assertTrue(failure.getMessage().startsWith("the loss is not finite at step 5 (align = NaN)"), failure.getMessage());
+        try (Stream<Path> runs = Files.list(dir.resolve("runs/tiny"))) {
+            Path runDir = runs.findFirst().orElseThrow();
+            assertEquals("FAILED", status(runDir));
+        }
+    }
+
+    @Test
+    void aFailingEvaluatorKeepsTheOthersResults() {
+        RunResult result = run(Experiments.TINY.replace("  - {type: mean-cosine, towers: [a, b]}",
+                "  - {type: mean-cosine, towers: [a, b], fail: true}\n  - {type: mean-cosine, towers: [b, a]}"));
+        assertTrue(result.failures().containsKey("mean-cosine"), result.failures().toString());
+        assertTrue(result.metrics().containsKey("eval/mean-cosine_2/cosine"), result.metrics().toString());
+    }
+}
