@@ -61,8 +61,10 @@ public abstract class AbstractAugmentationContractTest<P extends Record> extends
         Augmentation<Object> augmentation = augmentation();
         Object example = example();
         boolean changed = false;
-        for (int seed = 0; seed < 20 && !changed; seed++) {
-            changed = !fingerprint(augmentation.apply(example, new Random(seed))).equals(fingerprint(example));
+        for (int seed = 1; seed <= 20 && !changed; seed++) {
+            // Spread seeds: java.util.Random's first draws are nearly equal for small consecutive seeds.
+            Random random = new Random(seed * 0x9E3779B97F4A7C15L);
+            changed = !fingerprint(augmentation.apply(example, random)).equals(fingerprint(example));
         }
         assertNotEquals(false, changed, "twenty seeds left the example unchanged");
     }
