@@ -31,7 +31,7 @@ final class PluginsCommand implements Callable<Integer> {
             if (registry.all(kind).isEmpty()) {
                 continue;
             }
-            System.out.println(kind.label() + "s:");
+            System.out.println(kind.plural() + ":");
             for (RegisteredComponent component : registry.all(kind)) {
                 System.out.printf("  %-22s %-12s %-8s %s%n", component.name(), component.plugin().name(),
                         component.plugin().version(), component.factory().description());

@@ -31,6 +31,11 @@ final class RunCommand implements Callable<Integer> {
             description = "The embedded store's directory; overrides tracking.dir (default: runs).")
     Path runsDir;
 
+    @Option(names = "--set", paramLabel = "PATH=VALUE",
+            description = "Override a value of the experiment, e.g. --set train.epochs=2 --set losses.0.temperature=0.1 "
+                    + "(repeatable; the value is YAML).")
+    java.util.List<String> assignments = new java.util.ArrayList<>();
+
     @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu or gpu; overrides train.device.")
     String device;
 
@@ -39,7 +44,7 @@ final class RunCommand implements Callable<Integer> {
         java.io.PrintStream out = System.out;
         PluginRegistry registry = plugins.load(System.err);
         String uri = trackingUri != null ? trackingUri : System.getenv("MLFLOW_TRACKING_URI");
-        RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device),
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device, assignments),
                 Cache.directory(), out);
         Trainer trainer = Main.injector(module).getInstance(Trainer.class);
         RunResult result = trainer.run();

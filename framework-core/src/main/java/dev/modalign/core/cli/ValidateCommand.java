@@ -24,6 +24,10 @@ final class ValidateCommand implements Callable<Integer> {
     @Mixin
     PluginOptions plugins;
 
+    @picocli.CommandLine.Option(names = "--set", paramLabel = "PATH=VALUE",
+            description = "Override a value before checking, as for run (repeatable).")
+    List<String> assignments = new ArrayList<>();
+
     @Override
     public Integer call() {
         PluginRegistry registry = plugins.load(System.err);
@@ -31,7 +35,7 @@ final class ValidateCommand implements Callable<Integer> {
         List<UserError.Problem> problems = new ArrayList<>();
         for (Path file : files) {
             try {
-                RunPlan plan = composer.compose(file);
+                RunPlan plan = composer.compose(file, assignments);
                 System.out.println(file + ": ok (" + plan.towers().size() + " towers, " + plan.losses().size() + " losses, "
                         + plan.evaluators().size() + " evaluators; " + plan.train().source().size() + " training records)");
             } catch (UserError e) {

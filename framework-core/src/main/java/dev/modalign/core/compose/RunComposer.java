@@ -59,6 +59,11 @@ public final class RunComposer {
         return compose(file, YamlDocument.read(file));
     }
 
+    /** Reads an experiment file, applies {@code --set} assignments, and composes it. */
+    public RunPlan compose(Path file, List<String> assignments) {
+        return compose(file, dev.modalign.core.config.Overrides.apply(YamlDocument.read(file), assignments));
+    }
+
     /** Composes an already parsed experiment (a sweep's trial, say). */
     public RunPlan compose(Path file, Node root) {
         registry.requireNoConflicts();

@@ -26,8 +26,13 @@ public final class RunModule extends AbstractModule {
      * @param trackingUri a tracking server, or null to use the file's (or the local store)
      * @param trackingDir the local store's directory, or null to use the file's
      * @param device auto, cpu or gpu; null to use the file's
+     * @param assignments {@code path=value} assignments applied to the file before it is bound
      */
-    public record Overrides(String trackingUri, Path trackingDir, String device) {
+    public record Overrides(String trackingUri, Path trackingDir, String device, java.util.List<String> assignments) {
+        public Overrides(String trackingUri, Path trackingDir, String device) {
+            this(trackingUri, trackingDir, device, java.util.List.of());
+        }
+
         public static Overrides none() {
             return new Overrides(null, null, null);
         }
@@ -58,7 +63,7 @@ public final class RunModule extends AbstractModule {
     @Provides
     @Singleton
     RunPlan plan(RunComposer composer) {
-        return composer.compose(experimentFile);
+        return composer.compose(experimentFile, overrides.assignments());
     }
 
     @Provides
