@@ -9,6 +9,14 @@ public interface Tracker extends AutoCloseable {
     /** Opens a run; the run's records go to this tracker until {@link TrackedRun#end}. */
     TrackedRun startRun(RunSpec spec);
 
+    /**
+     * Sends the records earlier runs kept on disk while the tracking server was unreachable, in
+     * order and each once; returns how many were sent. Trackers without a server send nothing.
+     */
+    default long sync() {
+        return 0;
+    }
+
     /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
     @Override
     void close();

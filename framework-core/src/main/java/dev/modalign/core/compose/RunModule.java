@@ -75,8 +75,7 @@ public final class RunModule extends AbstractModule {
                     : overrides.trackingDir() != null ? overrides.trackingDir() : Path.of(plan.spec().tracking().dir());
             return new LocalTracker(dir);
         }
-        throw new UserError("tracking.uri is " + uri + ", but no installed tracker plugin serves it; "
-                + "remove tracking.uri (and MLFLOW_TRACKING_URI) to record into the embedded local store");
+        return Trackers.forUri(registry, uri, plan.spec().tracking().options(), cacheDir, plan.file().toString());
     }
 
     @Provides

@@ -61,9 +61,10 @@ public final class Binder {
 
     /** Records a problem at a node. */
     public void problem(Node node, String path, String component, String message) {
-        int line = node == null ? 0 : node.getStartMark().getLine() + 1;
-        int column = node == null ? 0 : node.getStartMark().getColumn() + 1;
-        problems.add(new Problem(node == null ? file : file, line, column, path, component, message));
+        boolean located = node != null && node.getStartMark() != null;
+        int line = located ? node.getStartMark().getLine() + 1 : 0;
+        int column = located ? node.getStartMark().getColumn() + 1 : 0;
+        problems.add(new Problem(file, line, column, path, component, message));
     }
 
     /**

@@ -134,5 +134,7 @@ public record ExperimentSpec(
             @Doc("The experiment name in the tracker; defaults to the experiment's name.") @Default("null")
                     String experiment,
             @Doc("The run's name; defaults to the experiment's name and a time stamp.") @Default("null") String runName,
-            @Doc("The embedded store's directory, relative to the current directory.") @Default("runs") String dir) {}
+            @Doc("The embedded store's directory, relative to the current directory.") @Default("runs") String dir,
+            @Doc("Parameters of the tracker plugin that serves the URI (e.g. timeouts of mlflow).") @Default("{}")
+                    Map<String, org.yaml.snakeyaml.nodes.Node> options) {}
 }
