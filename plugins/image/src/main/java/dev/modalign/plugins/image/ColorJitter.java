@@ -1,6 +1,7 @@
 package dev.modalign.plugins.image;
 
 import dev.modalign.api.Augmentation;
+import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.ImageExample;
@@ -21,10 +22,10 @@ public final class ColorJitter implements Augmentation<ImageExample> {
             @Doc("Probability of jittering an image at all.") @Default("0.8") double p) {
 
         public Params {
-            if (strength < 0 || strength >= 1) {
+            if (!(strength >= 0 && strength < 1)) {
                 throw new InvalidParamException("strength", "is in [0, 1), found " + strength);
             }
-            if (p < 0 || p > 1) {
+            if (!(p >= 0 && p <= 1)) {
                 throw new InvalidParamException("p", "is a probability in [0, 1], found " + p);
             }
         }
@@ -32,7 +33,7 @@ public final class ColorJitter implements Augmentation<ImageExample> {
 
     private final Params params;
 
-    public ColorJitter(Params params) {
+    public ColorJitter(Params params, ComponentContext context) {
         this.params = params;
     }
 

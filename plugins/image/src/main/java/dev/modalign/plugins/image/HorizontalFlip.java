@@ -1,6 +1,7 @@
 package dev.modalign.plugins.image;
 
 import dev.modalign.api.Augmentation;
+import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.ImageExample;
@@ -16,7 +17,7 @@ public final class HorizontalFlip implements Augmentation<ImageExample> {
     /** Parameters. */
     public record Params(@Doc("Probability of flipping.") @Default("0.5") double p) {
         public Params {
-            if (p < 0 || p > 1) {
+            if (!(p >= 0 && p <= 1)) {
                 throw new InvalidParamException("p", "is a probability in [0, 1], found " + p);
             }
         }
@@ -24,7 +25,7 @@ public final class HorizontalFlip implements Augmentation<ImageExample> {
 
     private final double p;
 
-    public HorizontalFlip(Params params) {
+    public HorizontalFlip(Params params, ComponentContext context) {
         this.p = params.p();
     }
 

@@ -10,6 +10,33 @@ import java.util.List;
 /** Images: decoding, resizing and normalisation, and the standard image augmentations. */
 public final class ImagePlugin implements Plugin {
 
+    static final ComponentFactory<ImageModality.Params, Modality<?>> IMAGE = ComponentFactory.of(
+            "image",
+            "Images (PNG, JPEG, BMP, GIF) centre-cropped, resized to a square with antialiased bilinear"
+                    + " resampling and normalised per channel",
+            ImageModality.Params.class,
+            ImageModality::new);
+
+    static final ComponentFactory<RandomResizedCrop.Params, Augmentation<?>> RANDOM_RESIZED_CROP = ComponentFactory.of(
+            "random-resized-crop",
+            "A crop of random area and aspect ratio resized back to the image's size (Szegedy et al., Going Deeper"
+                    + " with Convolutions, 2015)",
+            RandomResizedCrop.Params.class,
+            RandomResizedCrop::new);
+
+    static final ComponentFactory<HorizontalFlip.Params, Augmentation<?>> HORIZONTAL_FLIP = ComponentFactory.of(
+            "horizontal-flip",
+            "Mirrors the image left to right with probability p",
+            HorizontalFlip.Params.class,
+            HorizontalFlip::new);
+
+    static final ComponentFactory<ColorJitter.Params, Augmentation<?>> COLOR_JITTER = ComponentFactory.of(
+            "color-jitter",
+            "Random brightness, contrast and saturation (the colour distortion of Chen et al., A Simple Framework"
+                    + " for Contrastive Learning of Visual Representations, 2020)",
+            ColorJitter.Params.class,
+            ColorJitter::new);
+
     @Override
     public String name() {
         return "image";
@@ -27,20 +54,11 @@ public final class ImagePlugin implements Plugin {
 
     @Override
     public List<ComponentFactory<?, Modality<?>>> modalities() {
-        return List.of(ComponentFactory.of("image",
-                "Images (PNG, JPEG, BMP, GIF) resized to a square and normalised per channel.",
-                ImageModality.Params.class, ImageModality::new));
+        return List.of(IMAGE);
     }
 
     @Override
     public List<ComponentFactory<?, Augmentation<?>>> augmentations() {
-        return List.of(
-                ComponentFactory.of("random-resized-crop",
-                        "A random crop of random area and aspect ratio, resized back (Szegedy et al., 2015, 'Going deeper "
-                                + "with convolutions').", RandomResizedCrop.Params.class, (p, c) -> new RandomResizedCrop(p)),
-                ComponentFactory.of("horizontal-flip", "Mirrors the image left to right with probability p.",
-                        HorizontalFlip.Params.class, (p, c) -> new HorizontalFlip(p)),
-                ComponentFactory.of("color-jitter", "Random brightness, contrast and saturation changes (as in SimCLR).",
-                        ColorJitter.Params.class, (p, c) -> new ColorJitter(p)));
+        return List.of(RANDOM_RESIZED_CROP, HORIZONTAL_FLIP, COLOR_JITTER);
     }
 }

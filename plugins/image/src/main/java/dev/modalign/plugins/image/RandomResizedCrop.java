@@ -1,6 +1,7 @@
 package dev.modalign.plugins.image;
 
 import dev.modalign.api.Augmentation;
+import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.ImageExample;
@@ -15,24 +16,36 @@ import java.util.Random;
  */
 public final class RandomResizedCrop implements Augmentation<ImageExample> {
 
-    /** Parameters. */
+    /**
+     * @param scale the range of the crop's area, as a fraction of the image's
+     * @param ratio the range of the crop's aspect ratio, width / height, drawn log-uniformly
+     */
     public record Params(
-            @Doc("Range of the crop's area as a fraction of the image.") @Default("[0.5, 1.0]") List<Double> scale,
-            @Doc("Range of the crop's aspect ratio (width / height).") @Default("[0.75, 1.3333333]") List<Double> ratio) {
+            @Doc("Range [low, high] of the crop's area as a fraction of the image's, 0 < low <= high <= 1")
+            @Default("[0.5, 1.0]") List<Double> scale,
+            @Doc("Range [low, high] of the crop's aspect ratio (width / height), drawn log-uniformly")
+            @Default("[0.75, 1.3333333]") List<Double> ratio) {
 
         public Params {
-            if (scale.size() != 2 || !(scale.get(0) > 0) || scale.get(0) > scale.get(1) || scale.get(1) > 1) {
-                throw new InvalidParamException("scale", "is [low, high] with 0 < low <= high <= 1, found " + scale);
+            if (!isRange(scale) || !(scale.get(0) > 0) || scale.get(1) > 1) {
+                throw new InvalidParamException("scale", "must be [low, high] with 0 < low <= high <= 1, found " + scale
+                        + "; e.g. [0.5, 1.0]");
             }
-            if (ratio.size() != 2 || !(ratio.get(0) > 0) || ratio.get(0) > ratio.get(1)) {
-                throw new InvalidParamException("ratio", "is [low, high] with 0 < low <= high, found " + ratio);
+            if (!isRange(ratio) || !(ratio.get(0) > 0) || !Double.isFinite(ratio.get(1))) {
+                throw new InvalidParamException("ratio", "must be [low, high] with 0 < low <= high, found " + ratio
+                        + "; e.g. [0.75, 1.3333333]");
             }
+        }
+
+        private static boolean isRange(List<Double> range) {
+            return range != null && range.size() == 2 && range.stream().allMatch(v -> v != null && Double.isFinite(v))
+                    && range.get(0) <= range.get(1);
         }
     }
 
     private final Params params;
 
-    public RandomResizedCrop(Params params) {
+    public RandomResizedCrop(Params params, ComponentContext context) {
         this.params = params;
     }
 
@@ -57,7 +70,17 @@ public final class RandomResizedCrop implements Augmentation<ImageExample> {
                 return Resampling.region(image, x0, y0, w, h, image.width(), image.height());
             }
         }
-        // No crop fitted in ten tries (extreme ratios): the whole image, as torchvision falls back to.
-        return Resampling.region(image, 0, 0, image.width(), image.height(), image.width(), image.height());
+        // No crop fitted in ten tries: the centre crop torchvision falls back to, the whole image when its
+        // aspect ratio is within the range, else the largest centred crop at the nearest allowed ratio.
+        double imageRatio = (double) image.width() / image.height();
+        double w = image.width();
+        double h = image.height();
+        if (imageRatio < params.ratio().get(0)) {
+            h = w / params.ratio().get(0);
+        } else if (imageRatio > params.ratio().get(1)) {
+            w = h * params.ratio().get(1);
+        }
+        return Resampling.region(image, (image.width() - w) / 2, (image.height() - h) / 2, w, h, image.width(),
+                image.height());
     }
 }
