@@ -94,7 +94,11 @@ public final class RunComposer {
                 throw new IllegalStateException();
             }
             ExperimentSpec spec = binder.bindRecord(mapping, ExperimentSpec.class, "", null);
-            binder.throwIfProblems();
+            if (spec == null) {
+                // The file's own keys have problems; still check every component block, so one pass shows all.
+                checkComponents(mapping);
+                binder.throwIfProblems();
+            }
             seed = spec.seed();
             Map<String, Object> resolved = new LinkedHashMap<>();
             resolved.put("name", spec.name());
@@ -116,6 +120,49 @@ public final class RunComposer {
             resolved.put("tracking", Resolved.of(spec.tracking()));
             binder.throwIfProblems();
             return new RunPlan(file, spec, resolved, towers, losses, evaluators, train, eval, List.copyOf(plugins));
+        }
+
+        /** Finds each component block in the raw file and checks its name and parameters, without creating it. */
+        private void checkComponents(MappingNode root) {
+            Node towers = valueOf(root, "towers");
+            if (towers instanceof MappingNode towerMap) {
+                for (NodeTuple tower : towerMap.getValue()) {
+                    String name = ((ScalarNode) tower.getKeyNode()).getValue();
+                    checkComponent(ComponentKind.MODALITY, valueOf(tower.getValueNode(), "modality"), "towers." + name + ".modality");
+                    checkComponent(ComponentKind.ENCODER, valueOf(tower.getValueNode(), "encoder"), "towers." + name + ".encoder");
+                }
+            }
+            checkList(ComponentKind.LOSS, valueOf(root, "losses"), "losses");
+            checkList(ComponentKind.EVALUATOR, valueOf(root, "evaluate"), "evaluate");
+            if (valueOf(root, "augment") instanceof MappingNode augment) {
+                augment.getValue().forEach(t -> checkList(ComponentKind.AUGMENTATION, t.getValueNode(),
+                        "augment." + ((ScalarNode) t.getKeyNode()).getValue()));
+            }
+        }
+
+        private void checkList(ComponentKind kind, Node node, String path) {
+            if (node instanceof org.yaml.snakeyaml.nodes.SequenceNode sequence) {
+                for (int i = 0; i < sequence.getValue().size(); i++) {
+                    checkComponent(kind, sequence.getValue().get(i), path + "[" + i + "]");
+                }
+            }
+        }
+
+        private void checkComponent(ComponentKind kind, Node node, String path) {
+            String type = node instanceof ScalarNode scalar ? scalar.getValue()
+                    : valueOf(node, "type") instanceof ScalarNode scalar ? scalar.getValue() : null;
+            if (type == null) {
+                return;
+            }
+            RegisteredComponent component = registry.find(kind, type).orElse(null);
+            if (component == null) {
+                binder.problem(node, path, null, registry.unknown(kind, type));
+            } else if (node instanceof MappingNode mapping) {
+                List<NodeTuple> params = new ArrayList<>(mapping.getValue());
+                params.removeIf(t -> List.of("type", "towers", "weight").contains(((ScalarNode) t.getKeyNode()).getValue()));
+                binder.bindRecord(new MappingNode(mapping.getTag(), true, params, mapping.getStartMark(), mapping.getEndMark(),
+                        mapping.getFlowStyle()), component.factory().paramsType(), path, type);
+            }
         }
 
         private RunPlan.Data data(DatasetSpec data, String path, Map<String, Object> resolvedData, String split,
@@ -299,6 +346,12 @@ public final class RunComposer {
         private ComponentContext context(List<String> towers, Map<String, Integer> embedDims, InputSpec input) {
             return new RunContext(seed, List.copyOf(towers), Map.copyOf(embedDims), input, cacheDir, baseDir);
         }
+    }
+
+    /** The value node of {@code key} in a mapping, or null. */
+    static Node valueOf(Node node, String key) {
+        Node value = keyNode(node, key);
+        return value == node ? null : value;
     }
 
     /** The value node of {@code key} in a mapping, or the node itself when there is none. */

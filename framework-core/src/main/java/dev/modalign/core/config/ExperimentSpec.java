@@ -81,7 +81,9 @@ public record ExperimentSpec(
             @Doc("Threads that load and augment batches ahead of the step.") @Default("2") int workers,
             @Doc("Log training metrics every this many steps.") @Default("10") int logEvery,
             @Doc("Drop the last, incomplete batch of an epoch.") @Default("true") boolean dropLast,
-            @Doc("Where to train: auto (a GPU when there is one), cpu or gpu.") @Default("auto") String device) {
+            @Doc("Where to train: auto (a GPU when there is one), cpu or gpu.") @Default("auto") String device,
+            @Doc("PyTorch threads on CPU. 1 makes CPU runs bit-exact for a seed (multi-threaded kernels reduce in "
+                    + "varying order); 0 lets PyTorch use every core.") @Default("1") int threads) {
 
         public TrainSpec {
             if (epochs < 1) {
@@ -98,6 +100,9 @@ public record ExperimentSpec(
             }
             if (logEvery < 1) {
                 throw new InvalidParamException("log_every", "must be at least 1, found " + logEvery);
+            }
+            if (threads < 0) {
+                throw new InvalidParamException("threads", "must be 0 (all cores) or more, found " + threads);
             }
             if (!List.of("auto", "cpu", "gpu").contains(device)) {
                 throw new InvalidParamException("device", "must be auto, cpu or gpu, found '" + device + "'");

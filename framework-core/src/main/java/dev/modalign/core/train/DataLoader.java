@@ -31,6 +31,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (seed, epoch), each example's augmentation RNG is derived from (seed, epoch, index, tower), and
  * batches are handed out in order. Each batch's arrays belong to its own manager, which the consumer
  * closes after the step.
+ *
+ * <p>Workers read, decode and augment (plain Java); the collation into NDArrays happens on the
+ * consuming thread. Creating engine arrays on loader threads while the training thread runs
+ * autograd made runs irreproducible and occasionally corrupted gradients (NaN in the text tower's
+ * embedding gradients at random steps), so the engine is only ever touched from one thread.
  */
 public final class DataLoader implements AutoCloseable {
 
@@ -89,7 +94,7 @@ public final class DataLoader implements AutoCloseable {
         long batches = batchesPerEpoch();
         return new Iterator<>() {
             private long next = skip;
-            private final Deque<Future<Batch>> ahead = new ArrayDeque<>();
+            private final Deque<Future<Examples>> ahead = new ArrayDeque<>();
 
             private void fill() {
                 while (ahead.size() < (workers == null ? 1 : prefetch) && next < batches) {
@@ -98,9 +103,9 @@ public final class DataLoader implements AutoCloseable {
                     long[] indices = java.util.Arrays.copyOfRange(order, (int) from, (int) to);
                     next++;
                     if (workers == null) {
-                        ahead.add(java.util.concurrent.CompletableFuture.completedFuture(load(indices, epoch)));
+                        ahead.add(java.util.concurrent.CompletableFuture.completedFuture(read(indices, epoch)));
                     } else {
-                        ahead.add(workers.submit(() -> load(indices, epoch)));
+                        ahead.add(workers.submit(() -> read(indices, epoch)));
                     }
                 }
             }
@@ -117,7 +122,7 @@ public final class DataLoader implements AutoCloseable {
                     throw new NoSuchElementException();
                 }
                 try {
-                    return ahead.poll().get();
+                    return collate(ahead.poll().get());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted while loading data", e);
@@ -149,8 +154,11 @@ public final class DataLoader implements AutoCloseable {
         return order;
     }
 
+    /** A batch's examples before collation: per tower, the decoded and augmented examples. */
+    private record Examples(Map<String, List<Object>> byTower, long[] labels, List<String> groups, int size) {}
+
     @SuppressWarnings({"unchecked", "rawtypes"})
-    private Batch load(long[] indices, int epoch) {
+    private Examples read(long[] indices, int epoch) {
         Map<String, List<Object>> examples = new LinkedHashMap<>();
         towers.forEach(t -> examples.put(t.name(), new ArrayList<>(indices.length)));
         long[] labels = labelField == null ? null : new long[indices.length];
@@ -174,14 +182,20 @@ public final class DataLoader implements AutoCloseable {
                 labels[row] = label(record);
             }
         }
+        return new Examples(examples, labels, groups, indices.length);
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private Batch collate(Examples examples) {
         NDManager batchManager = manager.newSubManager();
         try {
             Map<String, NDList> inputs = new LinkedHashMap<>();
             for (Tower tower : towers) {
-                inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.get(tower.name()), batchManager));
+                inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.byTower().get(tower.name()),
+                        batchManager));
             }
-            NDArray labelArray = labels == null ? null : batchManager.create(labels);
-            return new Batch(batchManager, inputs, labelArray, groups, indices.length);
+            NDArray labelArray = examples.labels() == null ? null : batchManager.create(examples.labels());
+            return new Batch(batchManager, inputs, labelArray, examples.groups(), examples.size());
         } catch (RuntimeException e) {
             batchManager.close();
             throw e;

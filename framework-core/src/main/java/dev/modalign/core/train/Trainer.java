@@ -112,6 +112,9 @@ public final class Trainer {
         long seed = plan.spec().seed();
         Engine engine = Engine.getInstance();
         engine.setRandomSeed((int) seed);
+        if (train.threads() > 0) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(train.threads());
+        }
         try (NDManager root = NDManager.newBaseManager(device);
                 DataLoader loader = new DataLoader(plan.train().source(), plan.towers(), plan.train().labelField(),
                         train.batchSize(), seed, true, train.dropLast(), train.workers(), root)) {
@@ -340,7 +343,8 @@ public final class Trainer {
     private double clipGradients(AdamW optimizer, double maxNorm, long step) {
         NDArray sumOfSquares = null;
         for (NDArray gradient : optimizer.gradients()) {
-            NDArray squares = gradient.square().sum();
+            // In float64: float32 squares overflow long before the gradients themselves do.
+            NDArray squares = gradient.toType(DataType.FLOAT64, false).square().sum();
             sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
         }
         if (sumOfSquares == null) {
@@ -348,8 +352,8 @@ public final class Trainer {
         }
         double norm = Math.sqrt(scalar(sumOfSquares));
         if (!Double.isFinite(norm)) {
-            throw new RunFailure("the gradients are not finite at step " + step + " although the loss is; lower optimizer.lr"
-                    + " or enable gradient clipping (train.grad_clip)");
+            throw new RunFailure("the gradients are not finite at step " + step + " although the loss is, in "
+                    + nonFiniteParameters(optimizer) + "; lower optimizer.lr, or look for a division by a norm that can be 0");
         }
         if (maxNorm > 0 && norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
@@ -361,6 +365,28 @@ public final class Trainer {
     /** A scalar's value whatever its floating-point type (DJL promotes some scalar arithmetic to float64). */
     static double scalar(NDArray array) {
         return array.toType(DataType.FLOAT64, false).getDouble();
+    }
+
+    /** Names the parameters whose gradients are not finite, with the tower or loss that owns them. */
+    private String nonFiniteParameters(AdamW optimizer) {
+        Map<Parameter, String> owners = new java.util.IdentityHashMap<>();
+        for (Tower tower : plan.towers()) {
+            tower.encoder().block().getParameters().forEach(e -> owners.put(e.getValue(), "tower '" + tower.name() + "' "
+                    + e.getKey()));
+        }
+        plan.losses().forEach(loss -> loss.loss().parameters().forEach(p -> owners.put(p, "loss '" + loss.name() + "' "
+                + p.getName())));
+        List<String> bad = new ArrayList<>();
+        List<NDArray> gradients = optimizer.gradients();
+        List<Parameter> parameters = optimizer.parameters();
+        for (int i = 0; i < gradients.size(); i++) {
+            double largest = scalar(gradients.get(i).abs().max());
+            if (!Double.isFinite(largest) || largest > 1e15) {
+                bad.add(owners.getOrDefault(parameters.get(i), parameters.get(i).getName()) + " (max |grad| " + largest + ")");
+            }
+        }
+        return bad.size() <= 4 ? String.join(", ", bad) : String.join(", ", bad.subList(0, 4)) + " and " + (bad.size() - 4)
+                + " more";
     }
 
     private void logStep(TrackedRun run, long step, StepStats stats, double lr, double samplesPerSecond) {

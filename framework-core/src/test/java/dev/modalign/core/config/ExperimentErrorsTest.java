@@ -90,7 +90,8 @@ class ExperimentErrorsTest {
                 .replace("seed: 3", "sede: 3");
         List<String> problems = problems(yaml);
         assertEquals(List.of("bad.yaml:2:1 sede unknown key 'sede', did you mean 'seed'?",
-                "bad.yaml:11:17 train.epochs expected an integer, found 'many'"), problems);
+                "bad.yaml:11:17 train.epochs expected an integer, found 'many'",
+                "bad.yaml:10:5 losses[0] unknown loss 'alignn', did you mean 'align'?; known: align"), problems);
     }
 
     @Test
