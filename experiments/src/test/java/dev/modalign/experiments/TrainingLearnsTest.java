@@ -25,9 +25,9 @@ class TrainingLearnsTest {
                 "--runs-dir", dir.toString(), "--set", "data.train.size=4000", "--set", "train.epochs=3",
                 "--set", "data.eval.size=500");
         assertEquals(0, run.code(), run.err());
-        double imageToText = metric(run.out(), "eval/retrieval/image_to_text/R@1");
-        double textToImage = metric(run.out(), "eval/retrieval/text_to_image/R@1");
-        double chance = metric(run.out(), "eval/retrieval/image_to_text/chance_R@1");
+        double imageToText = metric(run.out(), "eval/retrieval/image_to_text/R_at_1");
+        double textToImage = metric(run.out(), "eval/retrieval/text_to_image/R_at_1");
+        double chance = metric(run.out(), "eval/retrieval/image_to_text/chance_R_at_1");
         assertTrue(chance < 0.01, "chance level " + chance);
         assertTrue(imageToText > 10 * chance && imageToText > 0.05,
                 "image-to-text R@1 " + imageToText + " is not far above chance " + chance);

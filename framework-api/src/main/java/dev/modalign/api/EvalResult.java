@@ -7,7 +7,8 @@ import java.util.Map;
 /**
  * What an evaluator measured.
  *
- * @param metrics names such as "image_to_text/R@1", logged as {@code eval/<evaluator>/<name>}
+ * @param metrics names such as "image_to_text/R_at_1", logged as {@code eval/<evaluator>/<name>}; letters, digits,
+ *     spaces and _ . / : - only, the characters MLflow accepts
  * @param artifacts files written under {@link EvalContext#artifactDir()} to log with the run
  */
 public record EvalResult(Map<String, Double> metrics, List<Path> artifacts) {

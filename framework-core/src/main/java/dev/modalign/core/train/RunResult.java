@@ -11,7 +11,7 @@ import java.util.Map;
  * @param seconds wall time of training (without evaluation)
  * @param stepsPerSecond training throughput
  * @param finalLoss the last step's total loss
- * @param metrics evaluation metrics, by full name (eval/retrieval/image_to_text/R@1)
+ * @param metrics evaluation metrics, by full name (eval/retrieval/image_to_text/R_at_1)
  * @param failures evaluators that failed, with their messages; the others' metrics are kept
  */
 public record RunResult(String runId, String location, long steps, double seconds, double stepsPerSecond,

@@ -31,9 +31,9 @@ import java.util.Map;
  * against the query, so a collapsed model whose embeddings are all equal ranks every query last
  * rather than getting credit for an arbitrary tie-break.
  *
- * <p>Metrics, for towers A and B (first and second): {@code A_to_B/R@k} for each k (the fraction of
+ * <p>Metrics, for towers A and B (first and second): {@code A_to_B/R_at_k} for each k (the fraction of
  * queries with rank at most k), {@code A_to_B/MRR} (the mean of 1 / rank) and {@code
- * A_to_B/chance_R@1} (the R@1 a random ranking would get in expectation: the mean over queries of
+ * A_to_B/chance_R_at_1} (the R@1 a random ranking would get in expectation: the mean over queries of
  * positives / gallery size), and the same for {@code B_to_A}.
  *
  * <p>Memory: the similarity matrix is computed {@code block_size} query rows at a time, so at most a
@@ -172,14 +172,14 @@ public final class RetrievalEvaluator implements Evaluator {
                     hits++;
                 }
             }
-            metrics.put(direction + "/R@" + cutOff, (double) hits / ranks.length);
+            metrics.put(direction + "/R_at_" + cutOff, (double) hits / ranks.length);
         }
         double reciprocalRanks = 0;
         for (long rank : ranks) {
             reciprocalRanks += 1.0 / rank;
         }
         metrics.put(direction + "/MRR", reciprocalRanks / ranks.length);
-        metrics.put(direction + "/chance_R@1", chance);
+        metrics.put(direction + "/chance_R_at_1", chance);
     }
 
     private static NDArray unitRows(NDArray embeddings) {

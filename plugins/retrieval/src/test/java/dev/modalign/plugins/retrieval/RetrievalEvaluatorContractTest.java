@@ -34,7 +34,7 @@ class RetrievalEvaluatorContractTest extends AbstractEvaluatorContractTest<Retri
                 assertTrue(metric.getValue() >= 0 && metric.getValue() <= 1, metric.getKey() + " = " + metric.getValue());
             }
             // The kit's towers are one base plus small noise: far better than 1 in 40 by chance.
-            assertTrue(result.metrics().get("a_to_b/R@1") > 5 * result.metrics().get("a_to_b/chance_R@1"),
+            assertTrue(result.metrics().get("a_to_b/R_at_1") > 5 * result.metrics().get("a_to_b/chance_R_at_1"),
                     result.metrics().toString());
         }
     }

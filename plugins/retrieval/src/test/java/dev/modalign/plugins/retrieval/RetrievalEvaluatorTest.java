@@ -49,18 +49,18 @@ class RetrievalEvaluatorTest {
         }
         Map<String, Double> metrics = evaluate(DEFAULTS, context(images, texts));
         for (String direction : List.of("image_to_text", "text_to_image")) {
-            assertEquals(1.0, metrics.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(1.0, metrics.get(direction + "/R_at_1"), EXACT, direction);
             assertEquals(1.0, metrics.get(direction + "/MRR"), EXACT, direction);
-            assertEquals(1.0 / 5, metrics.get(direction + "/chance_R@1"), EXACT, direction);
+            assertEquals(1.0 / 5, metrics.get(direction + "/chance_R_at_1"), EXACT, direction);
         }
     }
 
     @Test
     void metricNamesFollowTheTowerOrder() {
         Map<String, Double> metrics = evaluate(DEFAULTS, context(new float[][] {{1, 0}}, new float[][] {{0, 1}}));
-        assertEquals(List.of("image_to_text/R@1", "image_to_text/R@5", "image_to_text/R@10", "image_to_text/MRR",
-                "image_to_text/chance_R@1", "text_to_image/R@1", "text_to_image/R@5", "text_to_image/R@10",
-                "text_to_image/MRR", "text_to_image/chance_R@1"), List.copyOf(metrics.keySet()));
+        assertEquals(List.of("image_to_text/R_at_1", "image_to_text/R_at_5", "image_to_text/R_at_10", "image_to_text/MRR",
+                "image_to_text/chance_R_at_1", "text_to_image/R_at_1", "text_to_image/R_at_5", "text_to_image/R_at_10",
+                "text_to_image/MRR", "text_to_image/chance_R_at_1"), List.copyOf(metrics.keySet()));
     }
 
     /**
@@ -80,21 +80,21 @@ class RetrievalEvaluatorTest {
         RetrievalEvaluator.Params params = new RetrievalEvaluator.Params(List.of(1, 2, 3), 1024);
         Map<String, Double> metrics = evaluate(params, withCosines(scores));
         // image to text: ranks 1, 2, 3, 4
-        assertEquals(1 / 4.0, metrics.get("image_to_text/R@1"), EXACT);
-        assertEquals(2 / 4.0, metrics.get("image_to_text/R@2"), EXACT);
-        assertEquals(3 / 4.0, metrics.get("image_to_text/R@3"), EXACT);
+        assertEquals(1 / 4.0, metrics.get("image_to_text/R_at_1"), EXACT);
+        assertEquals(2 / 4.0, metrics.get("image_to_text/R_at_2"), EXACT);
+        assertEquals(3 / 4.0, metrics.get("image_to_text/R_at_3"), EXACT);
         assertEquals((1 + 1 / 2.0 + 1 / 3.0 + 1 / 4.0) / 4, metrics.get("image_to_text/MRR"), EXACT);
         // text to image: ranks 1, 1, 3, 3
-        assertEquals(2 / 4.0, metrics.get("text_to_image/R@1"), EXACT);
-        assertEquals(2 / 4.0, metrics.get("text_to_image/R@2"), EXACT);
-        assertEquals(1.0, metrics.get("text_to_image/R@3"), EXACT);
+        assertEquals(2 / 4.0, metrics.get("text_to_image/R_at_1"), EXACT);
+        assertEquals(2 / 4.0, metrics.get("text_to_image/R_at_2"), EXACT);
+        assertEquals(1.0, metrics.get("text_to_image/R_at_3"), EXACT);
         assertEquals((1 + 1 + 1 / 3.0 + 1 / 3.0) / 4, metrics.get("text_to_image/MRR"), EXACT);
-        assertEquals(1 / 4.0, metrics.get("image_to_text/chance_R@1"), EXACT);
+        assertEquals(1 / 4.0, metrics.get("image_to_text/chance_R_at_1"), EXACT);
 
         // Naming the towers the other way round swaps the directions, values and all.
         Map<String, Double> swapped = evaluate(params, withCosines(scores).towers("text", "image"));
         assertEquals(metrics.get("text_to_image/MRR"), swapped.get("text_to_image/MRR"), EXACT);
-        assertEquals(metrics.get("image_to_text/R@2"), swapped.get("image_to_text/R@2"), EXACT);
+        assertEquals(metrics.get("image_to_text/R_at_2"), swapped.get("image_to_text/R_at_2"), EXACT);
     }
 
     @Test
@@ -104,19 +104,19 @@ class RetrievalEvaluatorTest {
         Map<String, Double> metrics = evaluate(DEFAULTS, context(same, same));
         for (String direction : List.of("image_to_text", "text_to_image")) {
             // Every query ties with all four non-positives: rank 5.
-            assertEquals(0.0, metrics.get(direction + "/R@1"), EXACT, direction);
-            assertEquals(1.0, metrics.get(direction + "/R@5"), EXACT, direction);
+            assertEquals(0.0, metrics.get(direction + "/R_at_1"), EXACT, direction);
+            assertEquals(1.0, metrics.get(direction + "/R_at_5"), EXACT, direction);
             assertEquals(1 / 5.0, metrics.get(direction + "/MRR"), EXACT, direction);
         }
         Map<String, Double> alone = evaluate(DEFAULTS, context(new float[][] {same[0]}, new float[][] {same[0]}));
-        assertEquals(1.0, alone.get("image_to_text/R@1"), EXACT, "with one item there is nothing to tie with");
+        assertEquals(1.0, alone.get("image_to_text/R_at_1"), EXACT, "with one item there is nothing to tie with");
     }
 
     @Test
     void zeroEmbeddingsTieLikeEqualOnes() {
         float[][] zeros = new float[3][4];
         Map<String, Double> metrics = evaluate(DEFAULTS, context(zeros, zeros));
-        assertEquals(0.0, metrics.get("image_to_text/R@1"), EXACT);
+        assertEquals(0.0, metrics.get("image_to_text/R_at_1"), EXACT);
         assertEquals(1 / 3.0, metrics.get("text_to_image/MRR"), EXACT);
     }
 
@@ -135,19 +135,19 @@ class RetrievalEvaluatorTest {
 
         Map<String, Double> grouped = evaluate(DEFAULTS, context(images, captions).groupIds("x", "x", "y", "y"));
         for (String direction : List.of("image_to_text", "text_to_image")) {
-            assertEquals(1.0, grouped.get(direction + "/R@1"), EXACT, direction);
+            assertEquals(1.0, grouped.get(direction + "/R_at_1"), EXACT, direction);
             assertEquals(1.0, grouped.get(direction + "/MRR"), EXACT, direction);
-            assertEquals(2 / 4.0, grouped.get(direction + "/chance_R@1"), EXACT, direction);
+            assertEquals(2 / 4.0, grouped.get(direction + "/chance_R_at_1"), EXACT, direction);
         }
 
         // Without groups each record is its own item. Image queries 1 and 3 lose to the other
         // caption of their image (rank 2); a caption's query ties with the copy of its image (rank 2).
         Map<String, Double> ungrouped = evaluate(DEFAULTS, context(images, captions));
-        assertEquals(2 / 4.0, ungrouped.get("image_to_text/R@1"), EXACT);
+        assertEquals(2 / 4.0, ungrouped.get("image_to_text/R_at_1"), EXACT);
         assertEquals((1 + 1 / 2.0 + 1 + 1 / 2.0) / 4, ungrouped.get("image_to_text/MRR"), EXACT);
-        assertEquals(0.0, ungrouped.get("text_to_image/R@1"), EXACT);
+        assertEquals(0.0, ungrouped.get("text_to_image/R_at_1"), EXACT);
         assertEquals(1 / 2.0, ungrouped.get("text_to_image/MRR"), EXACT);
-        assertEquals(1 / 4.0, ungrouped.get("text_to_image/chance_R@1"), EXACT);
+        assertEquals(1 / 4.0, ungrouped.get("text_to_image/chance_R_at_1"), EXACT);
     }
 
     @Test
@@ -155,8 +155,8 @@ class RetrievalEvaluatorTest {
         float[][] rows = {{1, 0}, {0, 1}, {1, 1}, {1, -1}, {-1, 0}, {0, -1}};
         // Groups of 3, 2 and 1 among 6: (3 * 3/6 + 2 * 2/6 + 1 * 1/6) / 6.
         Map<String, Double> metrics = evaluate(DEFAULTS, context(rows, rows).groupIds("a", "a", "a", "b", "b", "c"));
-        assertEquals((3 * 3 + 2 * 2 + 1) / 36.0, metrics.get("image_to_text/chance_R@1"), EXACT);
-        assertEquals(metrics.get("image_to_text/chance_R@1"), metrics.get("text_to_image/chance_R@1"), EXACT);
+        assertEquals((3 * 3 + 2 * 2 + 1) / 36.0, metrics.get("image_to_text/chance_R_at_1"), EXACT);
+        assertEquals(metrics.get("image_to_text/chance_R_at_1"), metrics.get("text_to_image/chance_R_at_1"), EXACT);
     }
 
     @Test
@@ -174,7 +174,7 @@ class RetrievalEvaluatorTest {
             assertEquals(whole, evaluate(new RetrievalEvaluator.Params(List.of(1, 5, 10), blockSize), context),
                     "block_size " + blockSize);
         }
-        assertTrue(whole.get("image_to_text/R@1") < 1 && whole.get("image_to_text/R@10") > 0,
+        assertTrue(whole.get("image_to_text/R_at_1") < 1 && whole.get("image_to_text/R_at_10") > 0,
                 "the noise should leave some queries unsolved and some solved: " + whole);
     }
 
@@ -211,9 +211,9 @@ class RetrievalEvaluatorTest {
                 }
                 reciprocalRanks += 1.0 / rank;
             }
-            assertEquals(hits[1] / (double) records, metrics.get(direction + "/R@1"), EXACT, direction);
-            assertEquals(hits[3] / (double) records, metrics.get(direction + "/R@3"), EXACT, direction);
-            assertEquals(hits[10] / (double) records, metrics.get(direction + "/R@10"), EXACT, direction);
+            assertEquals(hits[1] / (double) records, metrics.get(direction + "/R_at_1"), EXACT, direction);
+            assertEquals(hits[3] / (double) records, metrics.get(direction + "/R_at_3"), EXACT, direction);
+            assertEquals(hits[10] / (double) records, metrics.get(direction + "/R_at_10"), EXACT, direction);
             assertEquals(reciprocalRanks / records, metrics.get(direction + "/MRR"), 1e-9, direction);
         }
     }
