@@ -46,8 +46,14 @@ final class RunCommand implements Callable<Integer> {
         String uri = trackingUri != null ? trackingUri : System.getenv("MLFLOW_TRACKING_URI");
         RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device, assignments),
                 Cache.directory(), out);
-        Trainer trainer = Main.injector(module).getInstance(Trainer.class);
-        RunResult result = trainer.run();
+        com.google.inject.Injector injector = Main.injector(module);
+        Trainer trainer = injector.getInstance(Trainer.class);
+        RunResult result;
+        try {
+            result = trainer.run();
+        } finally {
+            injector.getInstance(dev.modalign.api.Tracker.class).close();
+        }
         printResult(out, result);
         return result.failures().isEmpty() ? Main.OK : Main.FAILURE;
     }

@@ -13,7 +13,7 @@ import org.yaml.snakeyaml.nodes.Tag;
 /**
  * Applies {@code --set path=value} assignments to a parsed experiment before it is bound, e.g.
  * {@code train.epochs=2}, {@code losses.0.temperature=0.1}, {@code towers.text.encoder={type: mlp}}.
- * The value is YAML; numbers index lists; a missing last key is added. Values keep the file's
+ * The value is YAML; numbers index lists; missing keys and sections are added. Values keep the file's
  * checks: a wrong one is reported like any other, at {@code <--set>}.
  */
 public final class Overrides {
@@ -60,7 +60,15 @@ public final class Overrides {
                     return;
                 }
                 if (found == null) {
-                    throw new UserError("--set " + path + ": the experiment has no '" + at + "'");
+                    // A missing section is created, so --set tracking.experiment=x works without a tracking: block.
+                    MappingNode section = new MappingNode(Tag.MAP, true, new ArrayList<>(), value.getStartMark(),
+                            value.getEndMark(), org.yaml.snakeyaml.DumperOptions.FlowStyle.BLOCK);
+                    List<NodeTuple> tuples = new ArrayList<>(mapping.getValue());
+                    tuples.add(new NodeTuple(new ScalarNode(Tag.STR, key, value.getStartMark(), value.getEndMark(),
+                            org.yaml.snakeyaml.DumperOptions.ScalarStyle.PLAIN), section));
+                    mapping.setValue(tuples);
+                    current = section;
+                    continue;
                 }
                 current = found.getValueNode();
             } else if (current instanceof SequenceNode sequence && key.matches("\\d+")) {

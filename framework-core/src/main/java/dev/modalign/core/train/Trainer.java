@@ -82,14 +82,33 @@ public final class Trainer {
                 : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
         TrackedRun run = tracker.startRun(new RunSpec(experiment, runName, null));
         out.println("run " + run.id() + " (" + runName + ") recording to " + run.location());
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        // Ctrl-C or a TERM signal: the run is marked KILLED and its tracker flushes what it can (or keeps it for sync).
+        Thread onSignal = new Thread(() -> {
+            if (ended.compareAndSet(false, true)) {
+                run.end(RunStatus.KILLED, "stopped by a signal (Ctrl-C or TERM) during the run");
+                tracker.close();
+            }
+        }, "modalign-run-killed");
+        Runtime.getRuntime().addShutdownHook(onSignal);
         try {
             record(run);
             RunResult result = trainAndEvaluate(run);
-            run.end(RunStatus.FINISHED, null);
+            if (ended.compareAndSet(false, true)) {
+                run.end(RunStatus.FINISHED, null);
+            }
             return result;
         } catch (RuntimeException | Error e) {
-            run.end(RunStatus.FAILED, e.getMessage() == null ? e.toString() : e.getMessage());
+            if (ended.compareAndSet(false, true)) {
+                run.end(RunStatus.FAILED, e.getMessage() == null ? e.toString() : e.getMessage());
+            }
             throw e;
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            } catch (IllegalStateException shuttingDown) {
+                // The JVM is already shutting down; the hook runs (or ran) and ends the run.
+            }
         }
     }
 
