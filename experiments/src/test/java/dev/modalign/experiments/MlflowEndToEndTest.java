@@ -97,10 +97,12 @@ class MlflowEndToEndTest {
                 .getAsJsonArray("runs");
         assertEquals(2, runs.size());
         Set<String> metricKeys = null;
+        String someRunId = null;
         for (JsonElement element : runs) {
             JsonObject run = element.getAsJsonObject();
             JsonObject info = run.getAsJsonObject("info");
             String runId = info.get("run_id").getAsString();
+            someRunId = runId;
             assertEquals("FINISHED", info.get("status").getAsString());
             JsonObject data = run.getAsJsonObject("data");
             Map<String, String> params = entries(data, "params");
@@ -131,5 +133,10 @@ class MlflowEndToEndTest {
             assertEquals(200, checkpoint.statusCode());
             assertTrue(checkpoint.body().length > 100_000, "the image tower's checkpoint is there");
         }
+
+        // modalign rerun: from what MLflow holds alone, the same numbers again.
+        Cli.Result rerun = Cli.run("rerun", someRunId, "--tracking-uri", uri);
+        assertEquals(0, rerun.code(), rerun.err());
+        assertTrue(rerun.out().contains("matches " + someRunId + " exactly"), rerun.out());
     }
 }

@@ -17,6 +17,14 @@ public interface Tracker extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * A run recorded earlier in this store, for {@code modalign rerun}; empty when there is no such
+     * run or the store cannot give runs back.
+     */
+    default java.util.Optional<RecordedRun> fetchRun(String runId) {
+        return java.util.Optional.empty();
+    }
+
     /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
     @Override
     void close();

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 /** The {@code modalign} command. Exit codes: 0 ok, 2 bad input, 1 failure. */
 @Command(name = "modalign", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Contrastive and cross-modal representation learning experiments.",
-        subcommands = {RunCommand.class, ValidateCommand.class, PluginsCommand.class, SyncCommand.class,
+        subcommands = {RunCommand.class, ValidateCommand.class, PluginsCommand.class, SyncCommand.class, RerunCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -44,8 +44,23 @@ public final class Resolved {
             return out;
         } else if (value instanceof Enum<?> e) {
             return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        } else if (value instanceof org.yaml.snakeyaml.nodes.Node node) {
+            return plainNode(node);
         }
         return value;
+    }
+
+    /** A raw YAML value (kept unbound, e.g. a tracker's options) as plain maps, lists and strings. */
+    private static Object plainNode(org.yaml.snakeyaml.nodes.Node node) {
+        if (node instanceof org.yaml.snakeyaml.nodes.MappingNode mapping) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            mapping.getValue().forEach(t -> out.put(((org.yaml.snakeyaml.nodes.ScalarNode) t.getKeyNode()).getValue(),
+                    plainNode(t.getValueNode())));
+            return out;
+        } else if (node instanceof org.yaml.snakeyaml.nodes.SequenceNode sequence) {
+            return sequence.getValue().stream().map(Resolved::plainNode).toList();
+        }
+        return ((org.yaml.snakeyaml.nodes.ScalarNode) node).getValue();
     }
 
     /** Flattens nested maps and lists to dotted keys: {@code losses.0.temperature -> 0.07}. */

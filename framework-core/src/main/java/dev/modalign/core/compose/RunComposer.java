@@ -61,13 +61,23 @@ public final class RunComposer {
 
     /** Reads an experiment file, applies {@code --set} assignments, and composes it. */
     public RunPlan compose(Path file, List<String> assignments) {
-        return compose(file, dev.modalign.core.config.Overrides.apply(YamlDocument.read(file), assignments));
+        return compose(file, assignments, null);
+    }
+
+    /**
+     * Reads an experiment file, applies {@code --set} assignments, and composes it with relative paths
+     * resolved against {@code baseDir} (null: the file's directory), as a re-run of a recorded run needs.
+     */
+    public RunPlan compose(Path file, List<String> assignments, Path baseDir) {
+        registry.requireNoConflicts();
+        Node root = dev.modalign.core.config.Overrides.apply(YamlDocument.read(file), assignments);
+        return new Composition(file, root, baseDir).build();
     }
 
     /** Composes an already parsed experiment (a sweep's trial, say). */
     public RunPlan compose(Path file, Node root) {
         registry.requireNoConflicts();
-        return new Composition(file, root).build();
+        return new Composition(file, root, null).build();
     }
 
     /** The state of one composition: its binder (which collects the problems) and what is made so far. */
@@ -79,12 +89,12 @@ public final class RunComposer {
         private final Set<LoadedPlugin> plugins = new LinkedHashSet<>();
         private long seed;
 
-        Composition(Path file, Node root) {
+        Composition(Path file, Node root, Path baseDir) {
             this.file = file;
             this.root = root;
             this.binder = new Binder(file.toString());
             Path parent = file.toAbsolutePath().getParent();
-            this.baseDir = parent == null ? Path.of(".").toAbsolutePath() : parent;
+            this.baseDir = baseDir != null ? baseDir : parent == null ? Path.of(".").toAbsolutePath() : parent;
         }
 
         RunPlan build() {
@@ -168,7 +178,9 @@ public final class RunComposer {
         private RunPlan.Data data(DatasetSpec data, String path, Map<String, Object> resolvedData, String split,
                 ExperimentSpec spec) {
             Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("source", data.source().type());
             DatasetSource source = create(ComponentKind.DATASET_SOURCE, data.source(), context(List.of(), Map.of(), null), entry);
+            entry.remove("type");
             if (!data.fields().isEmpty()) {
                 entry.put("fields", data.fields());
             }
@@ -188,6 +200,7 @@ public final class RunComposer {
         private List<Tower> towers(ExperimentSpec spec, Map<String, Object> resolved) {
             List<Tower> towers = new ArrayList<>();
             Map<String, Object> resolvedTowers = new LinkedHashMap<>();
+            Map<String, Object> resolvedAugment = new LinkedHashMap<>();
             Map<String, String> fields = spec.data().train().fields();
             for (String name : spec.augment().keySet()) {
                 if (!spec.towers().containsKey(name)) {
@@ -226,7 +239,7 @@ public final class RunComposer {
                     resolvedAugmentations.add(resolvedAugmentation);
                 }
                 if (!resolvedAugmentations.isEmpty()) {
-                    resolvedTower.put("augment", resolvedAugmentations);
+                    resolvedAugment.put(name, resolvedAugmentations);
                 }
                 resolvedTowers.put(name, resolvedTower);
                 if (modality != null && encoder != null) {
@@ -235,6 +248,7 @@ public final class RunComposer {
                 }
             }
             resolved.put("towers", resolvedTowers);
+            resolved.put("augment", resolvedAugment);
             return towers;
         }
 

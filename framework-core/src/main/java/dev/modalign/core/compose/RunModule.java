@@ -27,10 +27,16 @@ public final class RunModule extends AbstractModule {
      * @param trackingDir the local store's directory, or null to use the file's
      * @param device auto, cpu or gpu; null to use the file's
      * @param assignments {@code path=value} assignments applied to the file before it is bound
+     * @param baseDir the directory relative paths resolve against; null for the file's own
      */
-    public record Overrides(String trackingUri, Path trackingDir, String device, java.util.List<String> assignments) {
+    public record Overrides(String trackingUri, Path trackingDir, String device, java.util.List<String> assignments,
+            Path baseDir) {
         public Overrides(String trackingUri, Path trackingDir, String device) {
-            this(trackingUri, trackingDir, device, java.util.List.of());
+            this(trackingUri, trackingDir, device, java.util.List.of(), null);
+        }
+
+        public Overrides(String trackingUri, Path trackingDir, String device, java.util.List<String> assignments) {
+            this(trackingUri, trackingDir, device, assignments, null);
         }
 
         public static Overrides none() {
@@ -63,7 +69,7 @@ public final class RunModule extends AbstractModule {
     @Provides
     @Singleton
     RunPlan plan(RunComposer composer) {
-        return composer.compose(experimentFile, overrides.assignments());
+        return composer.compose(experimentFile, overrides.assignments(), overrides.baseDir());
     }
 
     @Provides

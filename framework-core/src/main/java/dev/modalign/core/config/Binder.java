@@ -146,7 +146,10 @@ public final class Binder {
             if (valueNode != null) {
                 values[i] = bind(valueNode, c.getGenericType(), join(path, key), component);
             } else if (c.isAnnotationPresent(Default.class)) {
-                Node defaultNode = YamlDocument.parse(c.getAnnotation(Default.class).value(), "@Default of " + key);
+                String text = c.getAnnotation(Default.class).value();
+                Node defaultNode = text.isEmpty()
+                        ? new ScalarNode(Tag.STR, "", null, null, DumperOptions.ScalarStyle.PLAIN)
+                        : YamlDocument.parse(text, "@Default of " + key);
                 values[i] = bind(defaultNode, c.getGenericType(), join(path, key), component);
             } else {
                 Doc doc = c.getAnnotation(Doc.class);

@@ -62,6 +62,37 @@ public final class LocalTracker implements Tracker {
     @Override
     public void close() {}
 
+    /** Finds {@code <root>/<experiment>/<runId>} and reads its resolved configuration and records back. */
+    @Override
+    public java.util.Optional<dev.modalign.api.RecordedRun> fetchRun(String runId) {
+        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
+            return java.util.Optional.empty();
+        }
+        try (java.util.stream.Stream<Path> experiments = Files.list(root)) {
+            Path dir = experiments.map(e -> e.resolve(runId)).filter(Files::isDirectory).findFirst().orElse(null);
+            if (dir == null) {
+                return java.util.Optional.empty();
+            }
+            Map<String, String> params = new LinkedHashMap<>();
+            Map<String, String> tags = new LinkedHashMap<>();
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            for (String line : Files.readAllLines(dir.resolve("records.jsonl"), StandardCharsets.UTF_8)) {
+                com.google.gson.JsonObject record = com.google.gson.JsonParser.parseString(line).getAsJsonObject();
+                com.google.gson.JsonObject data = record.getAsJsonObject("data");
+                switch (record.get("kind").getAsString()) {
+                    case "params" -> data.entrySet().forEach(e -> params.put(e.getKey(), e.getValue().getAsString()));
+                    case "tags" -> data.entrySet().forEach(e -> tags.put(e.getKey(), e.getValue().getAsString()));
+                    case "metric" -> metrics.put(data.get("key").getAsString(), data.get("value").getAsDouble());
+                    default -> { }
+                }
+            }
+            String yaml = Files.readString(dir.resolve("artifacts/config/resolved.yaml"), StandardCharsets.UTF_8);
+            return java.util.Optional.of(new dev.modalign.api.RecordedRun(runId, yaml, params, tags, metrics));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read run " + runId + " under " + root + ": " + e.getMessage(), e);
+        }
+    }
+
     private static byte[] randomBytes() {
         byte[] bytes = new byte[3];
         new SecureRandom().nextBytes(bytes);

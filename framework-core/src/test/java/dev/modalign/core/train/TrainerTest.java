@@ -83,6 +83,17 @@ class TrainerTest {
     }
 
     @Test
+    void theResolvedConfigurationIsAnExperimentThatResolvesToItself() throws IOException {
+        RunResult result = run(Experiments.TINY.replace("epochs: 3", "epochs: 1"));
+        String resolved = Files.readString(Path.of(result.location()).resolve("artifacts/config/resolved.yaml"));
+        Path again = Experiments.write(dir, "resolved.yaml", resolved);
+        dev.modalign.core.compose.RunPlan plan = new dev.modalign.core.compose.RunComposer(registry, dir).compose(again);
+        String twice = new Provenance("x", "y").resolvedYaml(plan);
+        assertEquals(resolved.substring(resolved.indexOf('\n')), twice.substring(twice.indexOf('\n')),
+                "re-resolving the recorded configuration changes nothing");
+    }
+
+    @Test
     void theSameSeedGivesTheSameMetrics() {
         RunResult first = run(Experiments.TINY);
         RunResult second = run(Experiments.TINY);

@@ -88,6 +88,11 @@ final class MlflowRestApi {
                 .header("Content-Type", "application/octet-stream").PUT(body), "PUT artifact " + proxiedPath);
     }
 
+    /** Downloads a text artifact through the server's artifact proxy. */
+    String getArtifact(String proxiedPath) throws ServerUnavailableException {
+        return send(request("/api/2.0/mlflow-artifacts/artifacts/" + proxiedPath).GET(), "GET artifact " + proxiedPath);
+    }
+
     /** Whether the server answers {@code /health}; for waiting until it is up. */
     boolean healthy() {
         try {

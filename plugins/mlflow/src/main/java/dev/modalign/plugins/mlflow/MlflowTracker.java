@@ -245,6 +245,49 @@ public final class MlflowTracker implements Tracker {
         return sent;
     }
 
+    /**
+     * A run of this server, for {@code modalign rerun}: its params, tags and latest metrics from
+     * runs/get, and its resolved configuration from the artifact proxy.
+     */
+    @Override
+    public java.util.Optional<dev.modalign.api.RecordedRun> fetchRun(String runId) {
+        try {
+            org.mlflow_project.google.gson.JsonObject run;
+            try {
+                run = org.mlflow_project.google.gson.JsonParser.parseString(api.get("runs/get", Map.of("run_id", runId)))
+                        .getAsJsonObject().getAsJsonObject("run");
+            } catch (RequestRejectedException notFound) {
+                return java.util.Optional.empty();
+            }
+            org.mlflow_project.google.gson.JsonObject data = run.getAsJsonObject("data");
+            Map<String, String> params = new java.util.LinkedHashMap<>();
+            Map<String, String> tags = new java.util.LinkedHashMap<>();
+            Map<String, Double> metrics = new java.util.LinkedHashMap<>();
+            if (data.has("params")) {
+                data.getAsJsonArray("params").forEach(e -> params.put(e.getAsJsonObject().get("key").getAsString(),
+                        e.getAsJsonObject().get("value").getAsString()));
+            }
+            if (data.has("tags")) {
+                data.getAsJsonArray("tags").forEach(e -> tags.put(e.getAsJsonObject().get("key").getAsString(),
+                        e.getAsJsonObject().get("value").getAsString()));
+            }
+            if (data.has("metrics")) {
+                data.getAsJsonArray("metrics").forEach(e -> metrics.put(e.getAsJsonObject().get("key").getAsString(),
+                        e.getAsJsonObject().get("value").getAsDouble()));
+            }
+            String artifactUri = run.getAsJsonObject("info").get("artifact_uri").getAsString();
+            String prefix = "mlflow-artifacts:/";
+            if (!artifactUri.startsWith(prefix)) {
+                throw new IllegalStateException("run " + runId + " keeps its artifacts at " + artifactUri
+                        + ", which this tracker cannot read; start the server with --serve-artifacts");
+            }
+            String yaml = api.getArtifact(artifactUri.substring(prefix.length()) + "/config/resolved.yaml");
+            return java.util.Optional.of(new dev.modalign.api.RecordedRun(runId, yaml, params, tags, metrics));
+        } catch (ServerUnavailableException e) {
+            throw new IllegalStateException("cannot read run " + runId + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Stops the sender; what it has not sent stays in the spool for {@code modalign sync}. */
     @Override
     public void close() {
