@@ -61,9 +61,9 @@ class ThirdPartyPluginTest {
                         NDArray positives = scores.diagonal();
                         long n = scores.getShape().get(0);
                         NDArray eye = context.manager().eye((int) n);
-                        NDArray rows = scores.sub(positives.reshape(n, 1)).add(margin).maximum(0f).mul(eye.neg().add(1f));
-                        NDArray cols = scores.sub(positives.reshape(1, n)).add(margin).maximum(0f).mul(eye.neg().add(1f));
-                        return new LossOutput(rows.add(cols).sum().div((float) n));
+                        NDArray rows = Scalars.maximum(scores.sub(positives.reshape(n, 1)).add(margin), 0).mul(eye.neg().add(1f));
+                        NDArray cols = Scalars.maximum(scores.sub(positives.reshape(1, n)).add(margin), 0).mul(eye.neg().add(1f));
+                        return new LossOutput(Scalars.div(rows.add(cols).sum(), n));
                     }
 
                     private static NDArray normalize(NDArray x) {

@@ -96,6 +96,38 @@ public abstract class AbstractEncoderContractTest<P extends Record> extends Plug
     }
 
     @Test
+    void gradientsSurviveAGarbageCollectionBetweenForwardAndBackward() {
+        java.util.Map<String, float[]> plain = gradients(false);
+        java.util.Map<String, float[]> collected = gradients(true);
+        for (java.util.Map.Entry<String, float[]> entry : plain.entrySet()) {
+            Tensors.assertClose(entry.getValue(), collected.get(entry.getKey()), 0, "gradient of " + entry.getKey() + ": "
+                    + Tensors.GARBAGE_ADVICE);
+        }
+    }
+
+    private java.util.Map<String, float[]> gradients(boolean collectGarbage) {
+        java.util.Map<String, float[]> gradients = new java.util.LinkedHashMap<>();
+        Engine.getInstance().setRandomSeed(23);
+        NDList batch = batch(manager, 4);
+        Encoder encoder = newEncoder(1, batch);
+        Object scribbles = null;
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDList out = encoder.block().forward(new ParameterStore(manager, false), batch, true);
+            if (collectGarbage) {
+                scribbles = Tensors.collectGarbageAndScribble();
+            }
+            collector.backward(out.get(0).square().sum());
+        }
+        for (Pair<String, Parameter> entry : encoder.block().getParameters()) {
+            if (entry.getValue().requiresGradient()) {
+                gradients.put(entry.getKey(), entry.getValue().getArray().getGradient().toFloatArray());
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(scribbles);
+        return gradients;
+    }
+
+    @Test
     void sameSeedSameEmbedding() {
         NDList batch = batch(manager, 4);
         float[] first = newEncoder(5, batch).block().forward(new ParameterStore(manager, false), batch, false)

@@ -135,6 +135,45 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
     }
 
     @Test
+    void gradientsSurviveAGarbageCollectionBetweenForwardAndBackward() {
+        Map<String, float[]> plain = gradients(false);
+        Map<String, float[]> collected = gradients(true);
+        for (Map.Entry<String, float[]> entry : plain.entrySet()) {
+            Tensors.assertClose(entry.getValue(), collected.get(entry.getKey()), 0, entry.getKey() + ": "
+                    + Tensors.GARBAGE_ADVICE);
+        }
+    }
+
+    private Map<String, float[]> gradients(boolean collectGarbage) {
+        Map<String, float[]> gradients = new LinkedHashMap<>();
+        try (NDManager runManager = manager.newSubManager()) {
+            Engine.getInstance().setRandomSeed(17);
+            Loss loss = newLoss(runManager);
+            try (NDManager stepManager = runManager.newSubManager()) {
+                EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+                Object scribbles = null;
+                try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                    LossOutput output = loss.compute(batch, step(stepManager));
+                    if (collectGarbage) {
+                        scribbles = Tensors.collectGarbageAndScribble();
+                    }
+                    collector.backward(output.value());
+                }
+                for (String tower : towers()) {
+                    gradients.put("gradient with respect to tower " + tower,
+                            batch.tower(tower).embedding().getGradient().toFloatArray());
+                }
+                for (Parameter parameter : loss.parameters()) {
+                    gradients.put("gradient of parameter " + parameter.getName(),
+                            parameter.getArray().getGradient().toFloatArray());
+                }
+                java.lang.ref.Reference.reachabilityFence(scribbles);
+            }
+        }
+        return gradients;
+    }
+
+    @Test
     void sameInputsGiveTheSameValue() {
         Loss first = newLoss(manager);
         Loss second = newLoss(manager);

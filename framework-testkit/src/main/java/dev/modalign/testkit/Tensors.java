@@ -1,7 +1,10 @@
 package dev.modalign.testkit;
 
 import ai.djl.ndarray.NDArray;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /** Assertions on NDArrays that say which element failed. */
 public final class Tensors {
@@ -29,7 +32,7 @@ public final class Tensors {
         }
         for (int i = 0; i < expected.length; i++) {
             double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            if (Math.abs(expected[i] - actual[i]) > relTol * scale) {
+            if (Float.isNaN(expected[i]) != Float.isNaN(actual[i]) || Math.abs(expected[i] - actual[i]) > relTol * scale) {
                 throw new AssertionError(what + " differs at index " + i + ": expected " + expected[i] + ", found "
                         + actual[i] + " (tolerance " + relTol + " relative)\nexpected " + preview(expected)
                         + "\nfound    " + preview(actual));
@@ -40,4 +43,38 @@ public final class Tensors {
     private static String preview(float[] values) {
         return Arrays.toString(Arrays.copyOf(values, Math.min(values.length, 8))) + (values.length > 8 ? "..." : "");
     }
+
+    /**
+     * Runs the garbage collector, lets freed direct buffers go back to the native allocator, and then
+     * allocates and fills many small buffers so that freed memory is overwritten. Call it between a
+     * forward and a backward pass: a component whose backward pass reads memory that nothing keeps
+     * alive (see {@code dev.modalign.api.Scalars}) then gets different gradients. Keep the returned
+     * object until the backward pass is done.
+     */
+    public static Object collectGarbageAndScribble() {
+        for (int round = 0; round < 3; round++) {
+            System.gc();
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        List<ByteBuffer> scribbles = new ArrayList<>();
+        for (int i = 0; i < 20_000; i++) {
+            ByteBuffer buffer = ByteBuffer.allocateDirect(4 + (i % 16) * 4);
+            while (buffer.hasRemaining()) {
+                buffer.put((byte) 0x7f);
+            }
+            scribbles.add(buffer);
+        }
+        return scribbles;
+    }
+
+    /** The advice that goes with a failure of a check made with {@link #collectGarbageAndScribble()}. */
+    public static final String GARBAGE_ADVICE = "gradients change when the garbage collector runs between forward and "
+            + "backward: an operation with a Java number (x.mul(0.5), x.div(t), x.pow(2), x.maximum(eps), ...) lends "
+            + "PyTorch memory that Java frees; use dev.modalign.api.Scalars (Scalars.div(x, t)) for anything gradients "
+            + "flow through";
 }

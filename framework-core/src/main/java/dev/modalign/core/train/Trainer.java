@@ -17,6 +17,7 @@ import dev.modalign.api.EvalResult;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.RunSpec;
 import dev.modalign.api.RunStatus;
+import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
 import dev.modalign.api.TowerOutput;
 import dev.modalign.api.TrackedRun;
@@ -165,6 +166,8 @@ public final class Trainer {
             long windowSamples = 0;
             int leakChecks = 0;
             int managedBefore = 0;
+            long waitedForData = 0;
+            long spentLogging = 0;
             training:
             for (int epoch = 0; epoch < train.epochs(); epoch++) {
                 Iterator<DataLoader.Batch> epochBatches = epoch == 0 ? prepend(first, batches) : loader.epoch(epoch, 0);
@@ -172,7 +175,10 @@ public final class Trainer {
                     if (step >= total) {
                         break training;
                     }
-                    try (DataLoader.Batch batch = epochBatches.next()) {
+                    long asked = System.nanoTime();
+                    DataLoader.Batch next = epochBatches.next();
+                    waitedForData += System.nanoTime() - asked;
+                    try (DataLoader.Batch batch = next) {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
                                 train);
@@ -182,6 +188,7 @@ public final class Trainer {
                             long now = System.nanoTime();
                             double samplesPerSecond = windowSamples / Math.max(1e-9, (now - windowStart) / 1e9);
                             logStep(run, step, stats, lr, samplesPerSecond);
+                            spentLogging += System.nanoTime() - now;
                             windowStart = now;
                             windowSamples = 0;
                         }
@@ -201,6 +208,14 @@ public final class Trainer {
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             run.logMetric("train/steps_per_sec", step / seconds, step);
+            // What the step waited for that is not the model: the loader and the tracker (both should be near zero).
+            double dataShare = waitedForData / 1e9 / seconds;
+            double trackingShare = spentLogging / 1e9 / seconds;
+            run.logMetric("train/data_wait_share", dataShare, step);
+            run.logMetric("train/tracking_share", trackingShare, step);
+            out.printf("share of training time waiting for data %.2f%%, logging %.3f%% (%.1f us/step)%n",
+                    100 * dataShare, 100 * trackingShare,
+                    step == 0 ? 0.0 : spentLogging / 1e3 / step);
             Map<String, Double> metrics = new LinkedHashMap<>();
             Map<String, String> failures = new LinkedHashMap<>();
             if (plan.eval() != null && !plan.evaluators().isEmpty()) {
@@ -294,7 +309,7 @@ public final class Trainer {
                     LossOutput output = computeLoss(weighted, encoded, context);
                     terms.put(weighted.name(), output.value());
                     output.metrics().forEach((name, value) -> metrics.put(weighted.name() + "/" + name, value));
-                    NDArray term = weighted.weight() == 1.0 ? output.value() : output.value().mul(weighted.weight());
+                    NDArray term = weighted.weight() == 1.0 ? output.value() : Scalars.mul(output.value(), weighted.weight());
                     sum = sum == null ? term : sum.add(term);
                 }
                 loss = scalar(sum);

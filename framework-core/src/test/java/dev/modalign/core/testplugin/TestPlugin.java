@@ -23,6 +23,7 @@ import dev.modalign.api.LossOutput;
 import dev.modalign.api.Modality;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
+import dev.modalign.api.Scalars;
 import dev.modalign.api.VectorSpec;
 import java.util.List;
 import java.util.Map;
@@ -211,7 +212,8 @@ public final class TestPlugin implements Plugin {
         public LossOutput compute(EncodedBatch batch, dev.modalign.api.StepContext context) {
             NDArray a = normalize(batch.tower(towers.get(0)).embedding());
             NDArray b = normalize(batch.tower(towers.get(1)).embedding());
-            NDArray loss = a.mul(b).sum(new int[] {1}).mean().neg().add(1f).div((float) params.temperature());
+            NDArray loss = a.mul(b).sum(new int[] {1}).mean().neg().add(1f);
+            loss = Scalars.div(loss, params.temperature());
             if (context.step() == params.poisonAt()) {
                 loss = loss.mul(Float.NaN);
             }

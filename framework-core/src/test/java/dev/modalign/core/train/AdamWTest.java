@@ -1,5 +1,6 @@
 package dev.modalign.core.train;
 
+import dev.modalign.api.Scalars;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.engine.Engine;
@@ -42,7 +43,7 @@ class AdamWTest {
             for (int t = 1; t <= 3; t++) {
                 // loss = sum(w^3) / 3 + sum(b^2): gradients w^2 and 2b
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    NDArray loss = w.getArray().pow(3).sum().div(3f).add(b.getArray().square().sum());
+                    NDArray loss = Scalars.div(Scalars.pow(w.getArray(), 3).sum(), 3).add(b.getArray().square().sum());
                     collector.backward(loss);
                 }
                 adam.step(lr);

@@ -13,6 +13,7 @@ import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
+import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
 import java.util.List;
 import java.util.Map;
@@ -132,9 +133,9 @@ public final class ClipLoss implements Loss {
         // Figure 3: loss_i = cross_entropy(logits, labels, axis=0), loss_t = ... axis=1, with labels the
         // diagonal. Taking the diagonal of the log-softmax is the cross-entropy against it.
         NDArray diagonal = manager.eye(batchSize, batchSize, 0, dataType);
-        NDArray firstToSecond = logits.logSoftmax(1).mul(diagonal).sum().div(-batchSize);
-        NDArray secondToFirst = logits.logSoftmax(0).mul(diagonal).sum().div(-batchSize);
-        NDArray loss = firstToSecond.add(secondToFirst).div(2);
+        NDArray firstToSecond = Scalars.div(logits.logSoftmax(1).mul(diagonal).sum(), -batchSize);
+        NDArray secondToFirst = Scalars.div(logits.logSoftmax(0).mul(diagonal).sum(), -batchSize);
+        NDArray loss = Scalars.div(firstToSecond.add(secondToFirst), 2);
 
         NDArray temperature = clippedLogitScale.stopGradient().neg().exp();
         return new LossOutput(loss, Map.of("temperature", temperature, "accuracy", accuracy(logits, manager)));
@@ -171,7 +172,7 @@ public final class ClipLoss implements Loss {
     }
 
     private static NDArray normalise(NDArray embedding) {
-        return embedding.div(embedding.norm(new int[] {1}, true).maximum(NORM_EPSILON));
+        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
     }
 
     /** In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. */

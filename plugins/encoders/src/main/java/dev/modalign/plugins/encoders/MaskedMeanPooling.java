@@ -2,6 +2,7 @@ package dev.modalign.plugins.encoders;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import dev.modalign.api.Scalars;
 
 /** The mean of token vectors over the real tokens of each sequence, padding excluded. */
 final class MaskedMeanPooling {
@@ -16,7 +17,7 @@ final class MaskedMeanPooling {
     static NDArray pool(NDArray tokens, NDArray mask) {
         NDArray weights = mask.toType(DataType.FLOAT32, false).expandDims(2); // [B, T, 1]
         NDArray sum = tokens.mul(weights).sum(new int[] {1}); // [B, D]
-        NDArray count = weights.sum(new int[] {1}).maximum(1f); // [B, 1]
+        NDArray count = Scalars.maximum(weights.sum(new int[] {1}), 1); // [B, 1]
         return sum.div(count);
     }
 }

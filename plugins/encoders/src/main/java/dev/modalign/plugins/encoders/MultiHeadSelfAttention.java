@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.modalign.api.Scalars;
 
 /**
  * Multi-head self-attention, "Attention Is All You Need" (Vaswani et al., 2017), section 3.2:
@@ -58,9 +59,9 @@ final class MultiHeadSelfAttention extends AbstractBlock {
         NDArray value = qkv.get(2);
 
         // Equation (1): softmax(Q K^T / sqrt(d_k)) V, with padding keys pushed to -1e9 before the softmax.
-        NDArray logits = query.matMul(key.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headSize)); // [B, H, T, T]
+        NDArray logits = Scalars.div(query.matMul(key.transpose(0, 1, 3, 2)), Math.sqrt(headSize)); // [B, H, T, T]
         NDArray isPadding = mask.toType(DataType.FLOAT32, false).neg().add(1f); // 1 - mask
-        NDArray keyBias = isPadding.mul(PADDING_LOGIT).reshape(batch, 1, 1, length); // 0 or -1e9, per key
+        NDArray keyBias = Scalars.mul(isPadding, PADDING_LOGIT).reshape(batch, 1, 1, length); // 0 or -1e9, per key
         NDArray attention = logits.add(keyBias).softmax(-1);
         NDArray mixed = attention.matMul(value) // [B, H, T, Dh]
                 .transpose(0, 2, 1, 3)
