@@ -6,7 +6,10 @@ import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
 import java.util.List;
 
-/** Dataset sources: a generated image-caption set (the quickstart's data) and CSV/TSV/JSONL manifests. */
+/**
+ * Dataset sources: a generated image-caption set (the quickstart's data), CSV/TSV/JSONL manifests and
+ * class folders.
+ */
 public final class DatasetsPlugin implements Plugin {
 
     static final ComponentFactory<ShapesSource.Params, DatasetSource> SHAPES = ComponentFactory.of(
@@ -21,6 +24,20 @@ public final class DatasetsPlugin implements Plugin {
             "Records from a CSV, TSV or JSON Lines manifest, path fields resolved against the manifest's directory",
             ManifestSource.Params.class,
             ManifestSource::new);
+
+    /**
+     * {@code source: folders}. In YAML:
+     *
+     * <pre>{@code
+     * eval: {source: folders, root: data/pets/test, extensions: [png, jpg], fields: {image: image}, label: label}
+     * }</pre>
+     */
+    static final ComponentFactory<ClassFoldersSource.Params, DatasetSource> FOLDERS = ComponentFactory.of(
+            "folders",
+            "Labelled files in class folders, root/<class>/<file> (torchvision's ImageFolder layout): fields image"
+                    + " (path), label (class index, classes in name order) and class_name",
+            ClassFoldersSource.Params.class,
+            ClassFoldersSource::new);
 
     @Override
     public String name() {
@@ -39,6 +56,6 @@ public final class DatasetsPlugin implements Plugin {
 
     @Override
     public List<ComponentFactory<?, DatasetSource>> datasetSources() {
-        return List.of(SHAPES, MANIFEST);
+        return List.of(SHAPES, MANIFEST, FOLDERS);
     }
 }

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class DatasetsPluginTest {
 
     @Test
-    void isFoundByServiceLoaderWithBothSources() {
+    void isFoundByServiceLoaderWithItsSources() {
         List<Plugin> plugins = ServiceLoader.load(Plugin.class).stream().map(ServiceLoader.Provider::get).toList();
         assertEquals(1, plugins.size(), "one Plugin per jar");
         Plugin plugin = plugins.get(0);
@@ -20,7 +20,7 @@ class DatasetsPluginTest {
         assertEquals("datasets", plugin.name());
         assertEquals("0.1.0", plugin.version());
         assertEquals(ModalignApi.VERSION, plugin.apiVersion());
-        assertEquals(List.of("shapes", "manifest"),
+        assertEquals(List.of("shapes", "manifest", "folders"),
                 plugin.datasetSources().stream().map(ComponentFactory::name).toList());
         assertEquals(List.of(), plugin.losses());
     }
