@@ -7,13 +7,17 @@ import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
 import java.util.List;
 
-/** Text: a vocabulary-free tokenising modality (hashed words or bytes) and token-level augmentations. */
+/**
+ * Text: a tokenising modality (hashed words or bytes without a vocabulary, or a HuggingFace
+ * tokenizer.json) and token-level augmentations.
+ */
 public final class TextPlugin implements Plugin {
 
     static final ComponentFactory<TextModality.Params, Modality<?>> TEXT = ComponentFactory.of(
             "text",
-            "Text tokenised without a vocabulary file: words hashed with 32-bit FNV-1a (the hashing trick of"
-                    + " Weinberger et al., Feature Hashing for Large Scale Multitask Learning, 2009) or UTF-8 bytes",
+            "Text as token ids: words hashed with 32-bit FNV-1a (the hashing trick of Weinberger et al., Feature"
+                    + " Hashing for Large Scale Multitask Learning, 2009) or UTF-8 bytes, without a vocabulary file;"
+                    + " or a HuggingFace tokenizer.json (WordPiece, BPE, Unigram) with its vocabulary and special tokens",
             TextModality.Params.class,
             TextModality::new);
 
