@@ -21,7 +21,10 @@ public interface ComponentContext {
     /** The embedding size of a tower's encoder; available to losses and evaluators. */
     int embedDim(String tower);
 
-    /** The input its modality produces; available to encoders. */
+    /**
+     * The input its tower's modality produces: given to encoders and augmentations (e.g. a {@link
+     * TokenSpec}'s special ids); null for components outside a tower.
+     */
     InputSpec input();
 
     /** A directory that outlives the run, for caches (tokenizer vocabularies, teacher embeddings). */

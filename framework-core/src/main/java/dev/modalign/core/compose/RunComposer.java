@@ -194,7 +194,7 @@ public final class RunComposer {
                 }
             }
             resolvedData.put(split, entry);
-            return source == null ? null : new RunPlan.Data(source, data.label());
+            return source == null ? null : new RunPlan.Data(source, data.label(), data.fields());
         }
 
         private List<Tower> towers(ExperimentSpec spec, Map<String, Object> resolved) {
@@ -227,8 +227,9 @@ public final class RunComposer {
                 List<Object> resolvedAugmentations = new ArrayList<>();
                 for (ComponentRef ref : spec.augment().getOrDefault(name, List.of())) {
                     Map<String, Object> resolvedAugmentation = new LinkedHashMap<>();
+                    // The modality's spec tells an augmentation e.g. which token ids are special.
                     Augmentation<?> augmentation = create(ComponentKind.AUGMENTATION, ref,
-                            context(List.of(name), Map.of(), null), resolvedAugmentation);
+                            context(List.of(name), Map.of(), modality == null ? null : modality.spec()), resolvedAugmentation);
                     if (augmentation != null && modality != null
                             && !augmentation.exampleType().equals(modality.exampleType())) {
                         binder.problem(ref.node(), ref.path(), ref.type(), "augments " + augmentation.exampleType().getSimpleName()

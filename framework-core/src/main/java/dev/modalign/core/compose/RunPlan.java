@@ -32,6 +32,19 @@ public record RunPlan(Path file, ExperimentSpec spec, Map<String, Object> resolv
     /** An evaluator with a unique name for its metrics. */
     public record NamedEvaluator(String name, Evaluator evaluator, List<String> towers) {}
 
-    /** A data set and the record field holding labels, if any. */
-    public record Data(DatasetSource source, String labelField) {}
+    /**
+     * A data set, the record field holding labels (if any), and the record field each tower reads
+     * where it differs from the tower's name (train and eval sets may name their fields differently).
+     */
+    public record Data(DatasetSource source, String labelField, Map<String, String> fields) {
+
+        public Data {
+            fields = Map.copyOf(fields);
+        }
+
+        /** The towers, each reading this data set's field for it (the training set's where this one names none). */
+        public List<Tower> towersReading(List<Tower> towers) {
+            return towers.stream().map(tower -> tower.reading(fields.getOrDefault(tower.name(), tower.field()))).toList();
+        }
+    }
 }

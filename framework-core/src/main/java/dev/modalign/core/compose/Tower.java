@@ -13,4 +13,10 @@ import java.util.List;
  * @param frozen whether its encoder stays out of the optimiser
  */
 public record Tower(String name, String field, Modality<?> modality, List<Augmentation<?>> augmentations,
-        Encoder encoder, boolean frozen) {}
+        Encoder encoder, boolean frozen) {
+
+    /** This tower reading another record field. */
+    public Tower reading(String otherField) {
+        return otherField.equals(field) ? this : new Tower(name, otherField, modality, augmentations, encoder, frozen);
+    }
+}

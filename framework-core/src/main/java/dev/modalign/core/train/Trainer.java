@@ -136,7 +136,8 @@ public final class Trainer {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(train.threads());
         }
         try (NDManager root = NDManager.newBaseManager(device);
-                DataLoader loader = new DataLoader(plan.train().source(), plan.towers(), plan.train().labelField(),
+                DataLoader loader = new DataLoader(plan.train().source(), plan.train().towersReading(plan.towers()),
+                        plan.train().labelField(),
                         train.batchSize(), seed, true, train.dropLast(), train.workers(), root)) {
             long perEpoch = loader.batchesPerEpoch();
             if (perEpoch == 0) {
@@ -438,7 +439,8 @@ public final class Trainer {
             Map<String, Double> metrics, Map<String, String> failures) {
         TrainSpec train = plan.spec().train();
         try (NDManager evalManager = root.newSubManager();
-                DataLoader loader = new DataLoader(plan.eval().source(), plan.towers(), plan.eval().labelField(),
+                DataLoader loader = new DataLoader(plan.eval().source(), plan.eval().towersReading(plan.towers()),
+                        plan.eval().labelField(),
                         train.batchSize(), plan.spec().seed(), false, false, train.workers(), root)) {
             Map<String, List<NDArray>> embeddings = new LinkedHashMap<>();
             plan.towers().forEach(t -> embeddings.put(t.name(), new ArrayList<>()));

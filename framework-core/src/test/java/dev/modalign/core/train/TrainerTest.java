@@ -1,6 +1,7 @@
 package dev.modalign.core.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -120,5 +121,19 @@ class TrainerTest {
                 "  - {type: mean-cosine, towers: [a, b], fail: true}\n  - {type: mean-cosine, towers: [b, a]}"));
         assertTrue(result.failures().containsKey("mean-cosine"), result.failures().toString());
         assertTrue(result.metrics().containsKey("eval/mean-cosine_2/cosine"), result.metrics().toString());
+    }
+
+    @Test
+    void theEvalSetReadsItsOwnFieldNames() {
+        // Tower a reads field b of the held-out set: the pairs are then (b, b), whose mean cosine after
+        // training differs from the (a, b) pairs'; before eval fields were honoured, it read a.
+        RunResult plain = run(Experiments.TINY);
+        RunResult renamed = run(Experiments.TINY.replace("eval: {source: pairs, size: 32, seed: 2}",
+                "eval: {source: pairs, size: 32, seed: 2, fields: {a: b}}"));
+        assertEquals(plain.finalLoss(), renamed.finalLoss(), 0.0, "training reads the same fields");
+        assertNotEquals(plain.metrics().get("eval/mean-cosine/cosine"), renamed.metrics().get("eval/mean-cosine/cosine"));
+        RuntimeException missing = assertThrows(RuntimeException.class, () -> run(Experiments.TINY.replace(
+                "eval: {source: pairs, size: 32, seed: 2}", "eval: {source: pairs, size: 32, seed: 2, fields: {a: nope}}")));
+        assertTrue(String.valueOf(missing.getMessage()).contains("no field 'nope'"), missing.getMessage());
     }
 }

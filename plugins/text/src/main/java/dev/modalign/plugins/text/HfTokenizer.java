@@ -18,7 +18,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A HuggingFace {@code tokenizer.json} (WordPiece, BPE, Unigram or WordLevel with the file's
@@ -50,14 +52,16 @@ final class HfTokenizer implements Tokenizer {
     private final int vocabularySize;
     private final int padId;
     private final int maskId;
+    private final Set<Integer> specialIds;
 
     private HfTokenizer(HuggingFaceTokenizer tokenizer, boolean addSpecialTokens, int vocabularySize, int padId,
-            int maskId) {
+            int maskId, Set<Integer> specialIds) {
         this.tokenizer = tokenizer;
         this.addSpecialTokens = addSpecialTokens;
         this.vocabularySize = vocabularySize;
         this.padId = padId;
         this.maskId = maskId;
+        this.specialIds = specialIds;
     }
 
     /**
@@ -104,7 +108,10 @@ final class HfTokenizer implements Tokenizer {
         }
         LOG.log(Level.DEBUG, () -> json + ": vocabulary " + vocabularySize + ", pad id " + padId + ", mask id "
                 + maskId);
-        return new HfTokenizer(tokenizer, addSpecialTokens, vocabularySize, padId, maskId);
+        Set<Integer> specialIds = new HashSet<>(specialTokenIds(root));
+        specialIds.add(padId);
+        specialIds.add(maskId);
+        return new HfTokenizer(tokenizer, addSpecialTokens, vocabularySize, padId, maskId, Set.copyOf(specialIds));
     }
 
     private static String read(Path json, Path given) {
@@ -170,6 +177,27 @@ final class HfTokenizer implements Tokenizer {
             throw invalid(json, "has a model.vocab or added_tokens that is not a tokenizer.json's (" + e + ")");
         }
         return ids;
+    }
+
+    /** The ids of the added tokens the file marks {@code "special": true} ([CLS], [SEP], [UNK], ...). */
+    private static Set<Integer> specialTokenIds(JsonObject root) {
+        Set<Integer> ids = new HashSet<>();
+        JsonElement added = root.get("added_tokens");
+        if (added != null && added.isJsonArray()) {
+            for (JsonElement token : added.getAsJsonArray()) {
+                JsonObject object = token.getAsJsonObject();
+                JsonElement special = object.get("special");
+                if (special != null && special.isJsonPrimitive() && special.getAsBoolean()) {
+                    ids.add(object.get("id").getAsInt());
+                }
+            }
+        }
+        return ids;
+    }
+
+    @Override
+    public Set<Integer> specialIds() {
+        return specialIds;
     }
 
     private static int nonNegative(int id) {

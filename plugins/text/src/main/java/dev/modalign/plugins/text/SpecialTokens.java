@@ -1,5 +1,7 @@
 package dev.modalign.plugins.text;
 
+import java.util.Set;
+
 /**
  * The token ids every tokenizer of this plugin reserves, so that encoders and augmentations can rely
  * on them whichever tokenizer a run uses. Real tokens start at {@link #FIRST_REAL}.
@@ -21,13 +23,11 @@ final class SpecialTokens {
      */
     static final int UNK = 3;
 
+    /** Every reserved id. */
+    static final Set<Integer> ALL = Set.of(PAD, CLS, MASK, UNK);
+
     /** The id of the first real (non-special) token. */
     static final int FIRST_REAL = 4;
 
     private SpecialTokens() {}
-
-    /** Whether an id is a real token of the text rather than one of the reserved ids above. */
-    static boolean isReal(int id) {
-        return id >= FIRST_REAL;
-    }
 }

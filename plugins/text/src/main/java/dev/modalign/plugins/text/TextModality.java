@@ -150,7 +150,8 @@ public final class TextModality implements Modality<TokenExample> {
 
     @Override
     public InputSpec spec() {
-        return new TokenSpec(tokenizer.vocabularySize(), maxLength, tokenizer.padId(), tokenizer.maskId());
+        return new TokenSpec(tokenizer.vocabularySize(), maxLength, tokenizer.padId(), tokenizer.maskId(),
+                tokenizer.specialIds());
     }
 
     @Override

@@ -6,6 +6,7 @@ import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.TokenExample;
+import dev.modalign.api.TokenSpec;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -31,9 +32,13 @@ public final class TokenDropout implements Augmentation<TokenExample> {
     }
 
     private final double p;
+    /** The text modality's ids: which are special, and MASK's; the built-in tokenizers' when not told. */
+    private final TokenSpec spec;
 
     public TokenDropout(Params params, ComponentContext context) {
         this.p = params.p();
+        this.spec = context.input() instanceof TokenSpec tokens ? tokens
+                : new TokenSpec(Integer.MAX_VALUE, Integer.MAX_VALUE, SpecialTokens.PAD, SpecialTokens.MASK, SpecialTokens.ALL);
     }
 
     @Override
@@ -48,7 +53,7 @@ public final class TokenDropout implements Augmentation<TokenExample> {
         int realTokens = 0;
         int keptRealTokens = 0;
         for (int i = 0; i < ids.length; i++) {
-            if (SpecialTokens.isReal(ids[i])) {
+            if (spec.isText(ids[i])) {
                 realTokens++;
                 dropped[i] = rng.nextDouble() < p;
                 keptRealTokens += dropped[i] ? 0 : 1;
@@ -58,7 +63,7 @@ public final class TokenDropout implements Augmentation<TokenExample> {
             // Keep the k-th real token, k uniform, so that no position is favoured.
             int keep = rng.nextInt(realTokens);
             for (int i = 0; i < ids.length; i++) {
-                if (SpecialTokens.isReal(ids[i]) && keep-- == 0) {
+                if (spec.isText(ids[i]) && keep-- == 0) {
                     dropped[i] = false;
                     break;
                 }

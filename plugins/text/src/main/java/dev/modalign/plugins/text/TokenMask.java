@@ -6,6 +6,7 @@ import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.TokenExample;
+import dev.modalign.api.TokenSpec;
 import java.util.Random;
 
 /**
@@ -29,9 +30,13 @@ public final class TokenMask implements Augmentation<TokenExample> {
     }
 
     private final double p;
+    /** The text modality's ids: which are special, and MASK's; the built-in tokenizers' when not told. */
+    private final TokenSpec spec;
 
     public TokenMask(Params params, ComponentContext context) {
         this.p = params.p();
+        this.spec = context.input() instanceof TokenSpec tokens ? tokens
+                : new TokenSpec(Integer.MAX_VALUE, Integer.MAX_VALUE, SpecialTokens.PAD, SpecialTokens.MASK, SpecialTokens.ALL);
     }
 
     @Override
@@ -43,8 +48,8 @@ public final class TokenMask implements Augmentation<TokenExample> {
     public TokenExample apply(TokenExample example, Random rng) {
         int[] ids = example.ids().clone();
         for (int i = 0; i < ids.length; i++) {
-            if (SpecialTokens.isReal(ids[i]) && rng.nextDouble() < p) {
-                ids[i] = SpecialTokens.MASK;
+            if (spec.isText(ids[i]) && rng.nextDouble() < p) {
+                ids[i] = spec.maskId();
             }
         }
         return new TokenExample(ids);

@@ -1,5 +1,7 @@
 package dev.modalign.plugins.text;
 
+import java.util.Set;
+
 /**
  * Turns a text into token ids. Implementations are stateless after construction and so safe on
  * loader threads.
@@ -26,5 +28,10 @@ interface Tokenizer {
     /** The id that stands for a masked token ({@code TokenSpec.maskId()}). */
     default int maskId() {
         return SpecialTokens.MASK;
+    }
+
+    /** Every id that is not a token of the text ({@code TokenSpec.specialIds()}). */
+    default Set<Integer> specialIds() {
+        return SpecialTokens.ALL;
     }
 }

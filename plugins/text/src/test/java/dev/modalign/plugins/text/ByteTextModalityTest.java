@@ -12,6 +12,7 @@ import dev.modalign.testkit.TestContext;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The text modality with the byte tokenizer. */
@@ -62,7 +63,7 @@ class ByteTextModalityTest extends AbstractModalityContractTest<TextModality.Par
         int[] ids = modality().decode("abcdefghijklmnopqrstuvwxyz0123456789", "test").ids();
         assertEquals(24, ids.length);
         assertEquals('w' + SpecialTokens.FIRST_REAL, ids[23]);
-        assertEquals(new TokenSpec(260, 24, 0, 2), modality().spec());
+        assertEquals(new TokenSpec(260, 24, 0, 2, Set.of(0, 1, 2, 3)), modality().spec());
     }
 
     @Test

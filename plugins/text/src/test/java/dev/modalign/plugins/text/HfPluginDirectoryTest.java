@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,7 +59,7 @@ class HfPluginDirectoryTest {
             throw new AssertionError(e);
         }
         Modality<?> modality = registry.create(text, params, TestContext.builder().build());
-        assertEquals(new TokenSpec(19, 32, 17, 3), modality.spec());
+        assertEquals(new TokenSpec(19, 32, 17, 3, Set.of(0, 1, 2, 3, 17, 18)), modality.spec());
         Object example = PluginRegistry.callInto(text.plugin(), () -> modality.decode("Small blue squares", "test"));
         assertArrayEquals(new int[] {1, 15, 12, 10, 11, 2}, ((TokenExample) example).ids());
     }

@@ -12,6 +12,7 @@ import dev.modalign.api.ComponentFactory;
 import dev.modalign.api.DataException;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Modality;
+import dev.modalign.api.InputSpec;
 import dev.modalign.api.TokenExample;
 import dev.modalign.api.TokenSpec;
 import dev.modalign.plugins.text.TextModality.TokenizerKind;
@@ -23,7 +24,10 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -90,6 +94,11 @@ class HfTextModalityTest extends AbstractModalityContractTest<TextModality.Param
                 TestContext.builder().build());
     }
 
+    private static List<Integer> ids(InputSpec input) {
+        TokenSpec spec = (TokenSpec) input;
+        return List.of(spec.vocabularySize(), spec.maxLength(), spec.padId(), spec.maskId());
+    }
+
     private static int[] ids(TextModality modality, String text) {
         return modality.decode(text, "test").ids();
     }
@@ -124,7 +133,24 @@ class HfTextModalityTest extends AbstractModalityContractTest<TextModality.Param
     @Test
     void theSpecComesFromTheFile() {
         // 18 tokens in model.vocab (ids 0-17) and the added <shape> 18: 19 ids; pad_id 17; [MASK] 3.
-        assertEquals(new TokenSpec(19, 32, 17, 3), modality(32, true).spec());
+        // Special ids: the added tokens the file marks special ([UNK] 0, [CLS] 1, [SEP] 2, [MASK] 3, [PAD] 17, <shape> 18).
+        assertEquals(new TokenSpec(19, 32, 17, 3, Set.of(0, 1, 2, 3, 17, 18)), modality(32, true).spec());
+    }
+
+    @Test
+    void augmentationsNeverTouchTheFilesSpecialTokensAndMaskWithItsMaskId() {
+        TextModality modality = modality(32, true);
+        TestContext context = TestContext.builder().optInput(modality.spec()).build();
+        TokenMask mask = new TokenMask(new TokenMask.Params(1.0), context);
+        TokenDropout dropout = new TokenDropout(new TokenDropout.Params(1.0), context);
+        int[] ids = ids(modality, "A red circle, on the left!"); // [CLS] a red circle , on the left ! [SEP]
+        assertArrayEquals(new int[] {1, 3, 3, 3, 3, 3, 3, 3, 3, 2}, mask.apply(new TokenExample(ids), new Random(1)).ids());
+        // Everything but one text token is dropped; [CLS] and [SEP] stay in place.
+        int[] kept = dropout.apply(new TokenExample(ids), new Random(1)).ids();
+        assertEquals(3, kept.length, Arrays.toString(kept));
+        assertEquals(1, kept[0]);
+        assertEquals(2, kept[2]);
+        assertTrue(kept[1] >= 4 && kept[1] <= 14, Arrays.toString(kept));
     }
 
     @Test
@@ -146,11 +172,11 @@ class HfTextModalityTest extends AbstractModalityContractTest<TextModality.Param
                 "\"padding\": null,\n  \"added_tokens\"");
         assertTrue(noPaddingBlock.contains("\"padding\": null"), "the fixture's padding block was not replaced");
         Path byToken = Files.writeString(dir.resolve("by-token.json"), noPaddingBlock);
-        assertEquals(new TokenSpec(19, 16, 17, 3), modality(byToken, 16, true).spec());
+        assertEquals(List.of(19, 16, 17, 3), ids(modality(byToken, 16, true).spec()));
         // Without a padding block, a [PAD] or a [MASK]: pad 0, and the mask id falls back to the pad id.
         Path neither = Files.writeString(dir.resolve("neither.json"),
                 noPaddingBlock.replace("[PAD]", "[NOTPAD]").replace("[MASK]", "[NOTMASK]"));
-        assertEquals(new TokenSpec(19, 16, 0, 0), modality(neither, 16, true).spec());
+        assertEquals(List.of(19, 16, 0, 0), ids(modality(neither, 16, true).spec()));
     }
 
     @Test

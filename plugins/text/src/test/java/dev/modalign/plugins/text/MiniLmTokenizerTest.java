@@ -8,6 +8,7 @@ import dev.modalign.api.TokenSpec;
 import dev.modalign.testkit.TestContext;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +39,7 @@ class MiniLmTokenizerTest {
         assertArrayEquals(new int[] {101, 19204, 3989, 1997, 24665, 2226, 17499, 102},
                 modality.decode("Tokenization of Grüße", "t").ids());
         // The file's own padding (Fixed 128) and truncation (128) give way to max_len and no padding.
-        assertEquals(new TokenSpec(30522, 32, 0, 103), modality.spec());
+        assertEquals(new TokenSpec(30522, 32, 0, 103, Set.of(0, 100, 101, 102, 103)), modality.spec());
         TextModality short4 = new TextModality(TextModality.Params.hf(file.get().toString(), 4, true),
                 TestContext.builder().build());
         assertArrayEquals(new int[] {101, 7592, 2088, 102}, short4.decode("hello world again and again", "t").ids());

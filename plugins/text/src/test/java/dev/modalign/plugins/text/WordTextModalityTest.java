@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -123,7 +124,7 @@ class WordTextModalityTest extends AbstractModalityContractTest<TextModality.Par
         for (int id : ids(modality, "the quick brown fox jumps over the lazy dog 0 1 2 3 4 5 6 7 8 9")) {
             assertTrue(id == SpecialTokens.CLS || (id >= SpecialTokens.FIRST_REAL && id < 10), "id " + id);
         }
-        assertEquals(new TokenSpec(10, 64, 0, 2), modality.spec());
+        assertEquals(new TokenSpec(10, 64, 0, 2, Set.of(0, 1, 2, 3)), modality.spec());
     }
 
     @Test
