@@ -36,8 +36,9 @@ final class ValidateCommand implements Callable<Integer> {
         for (Path file : files) {
             try {
                 RunPlan plan = composer.compose(file, assignments);
-                System.out.println(file + ": ok (" + plan.towers().size() + " towers, " + plan.losses().size() + " losses, "
-                        + plan.evaluators().size() + " evaluators; " + plan.train().source().size() + " training records)");
+                System.out.println(file + ": ok (" + count(plan.towers().size(), "tower") + ", "
+                        + count(plan.losses().size(), "loss") + ", " + count(plan.evaluators().size(), "evaluator") + "; "
+                        + count(plan.train().source().size(), "training record") + ")");
             } catch (UserError e) {
                 problems.addAll(e.problems());
             }
@@ -46,5 +47,9 @@ final class ValidateCommand implements Callable<Integer> {
             throw new UserError(problems);
         }
         return Main.OK;
+    }
+
+    private static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : noun.endsWith("s") ? "es" : "s");
     }
 }
