@@ -83,7 +83,10 @@ public record ExperimentSpec(
             @Doc("Drop the last, incomplete batch of an epoch.") @Default("true") boolean dropLast,
             @Doc("Where to train: auto (a GPU when there is one), cpu or gpu.") @Default("auto") String device,
             @Doc("PyTorch threads on CPU. 1 makes CPU runs bit-exact for a seed (multi-threaded kernels reduce in "
-                    + "varying order); 0 lets PyTorch use every core.") @Default("1") int threads) {
+                    + "varying order); 0 lets PyTorch use every core.") @Default("1") int threads,
+            @Doc("A record that fails to read or decode (a corrupt image, a truncated WAV): fail the run naming it, or "
+                    + "skip it; skipped records are counted, the first few named, and the count is logged.")
+                    @Default("fail") String onDataError) {
 
         public TrainSpec {
             if (epochs < 1) {
@@ -103,6 +106,9 @@ public record ExperimentSpec(
             }
             if (threads < 0) {
                 throw new InvalidParamException("threads", "must be 0 (all cores) or more, found " + threads);
+            }
+            if (!List.of("fail", "skip").contains(onDataError)) {
+                throw new InvalidParamException("on_data_error", "must be fail or skip, found '" + onDataError + "'");
             }
             if (!List.of("auto", "cpu", "gpu").contains(device)) {
                 throw new InvalidParamException("device", "must be auto, cpu or gpu, found '" + device + "'");

@@ -49,6 +49,7 @@ public final class DataLoader implements AutoCloseable {
     private final NDManager manager;
     private final ExecutorService workers;
     private final int prefetch;
+    private DataErrors skipping;
 
     /**
      * @param training shuffle and augment (true), or read in order without augmentation (false)
@@ -71,6 +72,15 @@ public final class DataLoader implements AutoCloseable {
             return thread;
         });
         this.prefetch = Math.max(2, workers * 2);
+    }
+
+    /**
+     * Skips records that fail to read or decode instead of failing, counting them in {@code errors};
+     * a batch then holds fewer records.
+     */
+    public DataLoader skippingBadRecords(DataErrors errors) {
+        this.skipping = errors;
+        return this;
     }
 
     /** Batches per epoch. */
@@ -163,26 +173,47 @@ public final class DataLoader implements AutoCloseable {
         towers.forEach(t -> examples.put(t.name(), new ArrayList<>(indices.length)));
         long[] labels = labelField == null ? null : new long[indices.length];
         List<String> groups = new ArrayList<>(indices.length);
-        for (int row = 0; row < indices.length; row++) {
-            DataRecord record = source.get(indices[row]);
-            groups.add(record.group());
-            for (int t = 0; t < towers.size(); t++) {
-                Tower tower = towers.get(t);
-                Object example = ((Modality) tower.modality()).decode(record.field(tower.field()),
-                        record.origin() + " field '" + tower.field() + "'");
-                if (training) {
-                    Random random = new Random(mix(seed, epoch, indices[row], t));
-                    for (Augmentation augmentation : tower.augmentations()) {
-                        example = augmentation.apply(example, random);
+        int kept = 0;
+        for (long index : indices) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            DataRecord record;
+            long label = 0;
+            try {
+                record = source.get(index);
+                for (int t = 0; t < towers.size(); t++) {
+                    Tower tower = towers.get(t);
+                    Object example = ((Modality) tower.modality()).decode(record.field(tower.field()),
+                            record.origin() + " field '" + tower.field() + "'");
+                    if (training) {
+                        Random random = new Random(mix(seed, epoch, index, t));
+                        for (Augmentation augmentation : tower.augmentations()) {
+                            example = augmentation.apply(example, random);
+                        }
                     }
+                    row.put(tower.name(), example);
                 }
-                examples.get(tower.name()).add(example);
+                if (labels != null) {
+                    label = label(record);
+                }
+            } catch (DataException e) {
+                if (skipping == null) {
+                    throw e;
+                }
+                skipping.add(e.getMessage());
+                continue;
             }
+            row.forEach((tower, example) -> examples.get(tower).add(example));
             if (labels != null) {
-                labels[row] = label(record);
+                labels[kept] = label;
             }
+            groups.add(record.group());
+            kept++;
         }
-        return new Examples(examples, labels, groups, indices.length);
+        if (kept == 0) {
+            throw new DataException("every record of a batch failed to load (" + indices.length + " records; the last: "
+                    + skipping.last() + ")");
+        }
+        return new Examples(examples, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept);
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})

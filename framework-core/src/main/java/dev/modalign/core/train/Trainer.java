@@ -62,6 +62,7 @@ public final class Trainer {
 
     private final RunPlan plan;
     private final Tracker tracker;
+    private final DataErrors skipped = new DataErrors();
     private final Device device;
     private final PrintStream out;
     private final Provenance provenance;
@@ -138,7 +139,8 @@ public final class Trainer {
         try (NDManager root = NDManager.newBaseManager(device);
                 DataLoader loader = new DataLoader(plan.train().source(), plan.train().towersReading(plan.towers()),
                         plan.train().labelField(),
-                        train.batchSize(), seed, true, train.dropLast(), train.workers(), root)) {
+                        train.batchSize(), seed, true, train.dropLast(), train.workers(), root)
+                        .skippingBadRecords(skipping(train))) {
             long perEpoch = loader.batchesPerEpoch();
             if (perEpoch == 0) {
                 throw new UserError("data.train has " + plan.train().source().size() + " records, fewer than train.batch_size "
@@ -222,9 +224,18 @@ public final class Trainer {
             if (plan.eval() != null && !plan.evaluators().isEmpty()) {
                 evaluate(run, root, parameters, lent(optimizer, fixed), step, metrics, failures);
             }
+            if (skipped.count() > 0) {
+                out.println(skipped.summary());
+                run.logMetric("data/skipped_records", skipped.count(), step);
+            }
             saveCheckpoint(run);
             return new RunResult(run.id(), run.location(), step, seconds, step / seconds, lastLoss, metrics, failures);
         }
+    }
+
+    /** Where the loaders count the records they skip, or null when a bad record fails the run. */
+    private DataErrors skipping(TrainSpec train) {
+        return train.onDataError().equals("skip") ? skipped : null;
     }
 
     /** The arrays lent to each step's manager: the optimiser's (weights, gradients, moments) and the fixed parameters. */
@@ -441,7 +452,8 @@ public final class Trainer {
         try (NDManager evalManager = root.newSubManager();
                 DataLoader loader = new DataLoader(plan.eval().source(), plan.eval().towersReading(plan.towers()),
                         plan.eval().labelField(),
-                        train.batchSize(), plan.spec().seed(), false, false, train.workers(), root)) {
+                        train.batchSize(), plan.spec().seed(), false, false, train.workers(), root)
+                        .skippingBadRecords(skipping(train))) {
             Map<String, List<NDArray>> embeddings = new LinkedHashMap<>();
             plan.towers().forEach(t -> embeddings.put(t.name(), new ArrayList<>()));
             List<NDArray> labels = new ArrayList<>();
