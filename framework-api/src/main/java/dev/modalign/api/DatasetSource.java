@@ -19,6 +19,14 @@ public interface DatasetSource extends AutoCloseable {
     DataRecord get(long index);
 
     /**
+     * The id of the record at {@code index} ({@link DataRecord#id()}), which splits hash. Override it
+     * where {@link #get} is costly (reading an image) and the id is at hand (a key in an index).
+     */
+    default String id(long index) {
+        return get(index).id();
+    }
+
+    /**
      * The data's identity for provenance: a short description that changes when the data does
      * (e.g. the manifest's path and content hash, or the generator's parameters).
      */

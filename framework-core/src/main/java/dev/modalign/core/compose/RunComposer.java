@@ -193,8 +193,30 @@ public final class RunComposer {
                             "no tower '" + tower + "'" + towerHint(tower, spec));
                 }
             }
+            if (!data.split().equals("all")) {
+                entry.put("split", data.split());
+                entry.put("split_fractions", data.splitFractions());
+                entry.put("split_seed", data.splitSeed());
+            }
             resolvedData.put(split, entry);
+            if (source != null) {
+                source = splitOf(source, data, path);
+            }
             return source == null ? null : new RunPlan.Data(source, data.label(), data.fields());
+        }
+
+        /** The source, or the part of it that {@code split} names. */
+        private DatasetSource splitOf(DatasetSource source, DatasetSpec data, String path) {
+            try {
+                Split chosen = Split.of(data.split(), data.splitFractions(), data.splitSeed());
+                return chosen.isAll() ? source : SplitSource.of(source, chosen);
+            } catch (dev.modalign.api.InvalidParamException e) {
+                binder.problem(keyNode(data.source().node(), e.key()), path + "." + e.key(), null, e.getMessage());
+                return null;
+            } catch (dev.modalign.api.DataException e) {
+                binder.problem(data.source().node(), path, data.source().type(), e.getMessage());
+                return null;
+            }
         }
 
         private List<Tower> towers(ExperimentSpec spec, Map<String, Object> resolved) {

@@ -42,7 +42,20 @@ public record ExperimentSpec(
             @Doc("Tower name to the record field it reads; by default each tower reads the field of its own name.")
                     @Default("{}") Map<String, String> fields,
             @Doc("The record field holding a class label, if any.") @Default("null") String label,
-            @Doc("The source: its type (manifest, shapes, ...) and parameters.") @Inline(typeKey = "source") ComponentRef source) {}
+            @Doc("Read only one part of the source: all, or train, validation or test, each record's part chosen by a "
+                    + "seeded hash of its id (disjoint parts, stable when records are added or reordered).")
+                    @Default("all") String split,
+            @Doc("Fractions of the records in train, validation and test, summing to 1 (with split).")
+                    @Default("[0.8, 0.1, 0.1]") List<Double> splitFractions,
+            @Doc("Seed of the split's hash, independent of the run's seed: keep it the same for every part.")
+                    @Default("0") long splitSeed,
+            @Doc("The source: its type (manifest, shapes, ...) and parameters.") @Inline(typeKey = "source") ComponentRef source) {
+
+        public DatasetSpec {
+            split = split == null ? "all" : split;
+            splitFractions = splitFractions == null ? List.of(0.8, 0.1, 0.1) : List.copyOf(splitFractions);
+        }
+    }
 
     /** A tower: a modality and an encoder. */
     public record TowerSpec(

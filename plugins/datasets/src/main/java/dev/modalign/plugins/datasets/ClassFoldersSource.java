@@ -45,7 +45,7 @@ import java.util.stream.Stream;
  * <pre>{@code
  * data:
  *   eval: {source: folders, root: data/pets/test, fields: {image: image}, label: label}
- *   # one folder split in three by a seeded hash of each file's path:
+ *   # one folder split in three by a seeded hash of each file's path (the host's split keys):
  *   train: {source: folders, root: data/pets, split: train, split_fractions: [0.8, 0.1, 0.1]}
  * }</pre>
  */
@@ -56,21 +56,12 @@ public final class ClassFoldersSource implements DatasetSource {
     /**
      * @param root the folder holding one sub-folder per class
      * @param extensions the file extensions to read
-     * @param split the part of the files to read
-     * @param splitFractions the train, validation and test fractions
-     * @param splitSeed the seed of the split's hash
      */
     public record Params(
             @Doc("Folder holding one sub-folder per class (root/<class>/<file>), relative to the experiment file's"
                     + " directory") String root,
             @Doc("Extensions of the files to read, without the dot, in any case; other files are counted and"
-                    + " reported") @Default("[png, jpg, jpeg]") List<String> extensions,
-            @Doc("The part to read: all, or train, validation or test, chosen by a seeded hash of each file's path"
-                    + " below the root") @Default("all") String split,
-            @Doc("Fractions of the files in train, validation and test (used when split is not all); sum to 1")
-            @Default("[0.8, 0.1, 0.1]") List<Double> splitFractions,
-            @Doc("Seed of the split's hash, independent of the run's seed: keep it the same for all three parts")
-            @Default("0") long splitSeed) {
+                    + " reported") @Default("[png, jpg, jpeg]") List<String> extensions) {
 
         public Params {
             if (root == null || root.isBlank()) {
@@ -90,9 +81,6 @@ public final class ClassFoldersSource implements DatasetSource {
                 normalised.add(bare);
             }
             extensions = List.copyOf(normalised);
-            split = split == null ? "all" : split.strip().toLowerCase(Locale.ROOT);
-            splitFractions = splitFractions == null ? List.of(0.8, 0.1, 0.1) : List.copyOf(splitFractions);
-            Split.of(split, splitFractions, splitSeed);
         }
     }
 
@@ -133,7 +121,6 @@ public final class ClassFoldersSource implements DatasetSource {
                     + " one sub-folder per class");
         }
         Set<String> extensions = Set.copyOf(params.extensions());
-        Split split = Split.of(params.split(), params.splitFractions(), params.splitSeed());
         List<String> classNames = new ArrayList<>();
         List<Found> chosen = new ArrayList<>();
         Ignored ignored = new Ignored();
@@ -147,14 +134,7 @@ public final class ClassFoldersSource implements DatasetSource {
                         + "' has no files with the extensions " + params.extensions() + "; add its files, remove the"
                         + " folder, or set extensions");
             }
-            for (Found file : found) {
-                if (split.contains(file.relative())) {
-                    chosen.add(file);
-                }
-            }
-        }
-        if (chosen.isEmpty()) {
-            throw new DataException("folders root " + root + ": no files in the " + split.describe() + " part");
+            chosen.addAll(found);
         }
         if (ignored.count > 0) {
             LOG.log(Level.INFO, "folders {0}: ignored {1} file(s) that are not in a class folder or have another"
@@ -163,7 +143,7 @@ public final class ClassFoldersSource implements DatasetSource {
         this.classes = List.copyOf(classNames);
         this.files = List.copyOf(chosen);
         this.fingerprint = "folders(root=" + params.root() + ", classes=" + classes.size() + ", files=" + files.size()
-                + (split.isAll() ? "" : ", split=" + split.describe()) + ", sha256=" + hash(classes, files) + ")";
+                + ", sha256=" + hash(classes, files) + ")";
     }
 
     @Override

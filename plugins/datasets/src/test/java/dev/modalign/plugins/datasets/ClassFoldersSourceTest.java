@@ -33,14 +33,14 @@ class ClassFoldersSourceTest extends PluginContract {
         return DatasetsPlugin.FOLDERS;
     }
 
-    private ClassFoldersSource folders(String root, List<String> extensions, String split) {
+    private ClassFoldersSource folders(String root, List<String> extensions) {
         return (ClassFoldersSource) DatasetsPlugin.FOLDERS.create(
-                new ClassFoldersSource.Params(root, extensions, split, List.of(0.8, 0.1, 0.1), 0),
+                new ClassFoldersSource.Params(root, extensions),
                 TestContext.builder().optBaseDir(experimentDir).build());
     }
 
     private ClassFoldersSource folders(String root) {
-        return folders(root, List.of("png", "jpg", "jpeg"), "all");
+        return folders(root, List.of("png", "jpg", "jpeg"));
     }
 
     private Path touch(String relative) throws IOException {
@@ -77,7 +77,7 @@ class ClassFoldersSourceTest extends PluginContract {
         assertEquals(1, source.get(1).field("label"));
         assertEquals(0, source.get(0).field("label"));
 
-        ClassFoldersSource named = folders("pets", List.of(".JPG", "jpeg"), "all");
+        ClassFoldersSource named = folders("pets", List.of(".JPG", "jpeg"));
         assertEquals(List.of("bird/y.jpg", "cat/sub/c.jpeg", "dog/a.JPG"), List.copyOf(new TreeSet<>(ids(named))));
         assertEquals(3, named.size());
     }
@@ -98,31 +98,7 @@ class ClassFoldersSourceTest extends PluginContract {
         InvalidParamException missing = assertThrows(InvalidParamException.class, () -> folders("nowhere"));
         assertEquals("root", missing.key());
         assertEquals("extensions", assertThrows(InvalidParamException.class,
-                () -> folders("some", List.of(), "all")).key());
-    }
-
-    @Test
-    void splitPartsAreDisjointAndCoverEveryFile() throws IOException {
-        for (String animal : List.of("ant", "bee", "cow")) {
-            for (int i = 0; i < 40; i++) {
-                touch("zoo/" + animal + "/" + i + ".png");
-            }
-        }
-        Set<String> all = ids(folders("zoo"));
-        assertEquals(120, all.size());
-        Set<String> union = new HashSet<>();
-        int total = 0;
-        for (String part : List.of("train", "validation", "test")) {
-            ClassFoldersSource source = folders("zoo", List.of("png"), part);
-            Set<String> ids = ids(source);
-            total += ids.size();
-            union.addAll(ids);
-            assertEquals(List.of("ant", "bee", "cow"), source.classNames(), "labels do not depend on the part");
-        }
-        assertEquals(all, union);
-        assertEquals(120, total, "the parts are disjoint");
-        // 120 draws with p = 0.8: 96 +- 4.4; allow 4.5 sigma.
-        assertTrue(Math.abs(folders("zoo", List.of("png"), "train").size() - 96) < 20);
+                () -> folders("some", List.of())).key());
     }
 
     @Test

@@ -56,7 +56,7 @@ import java.util.regex.Pattern;
  * the host reads in its own order and a source cannot impose a windowed one.
  *
  * <pre>{@code
- * data:
+ * data:                  # split, split_fractions, split_seed: the host's keys, hashing each sample's key
  *   train: {source: webdataset, urls: "shards/train-{000000..000099}.tar", split: train,
  *           fields: {image: jpg, text: txt}}
  *   eval:  {source: webdataset, urls: "shards/train-{000000..000099}.tar", split: test,
@@ -70,9 +70,6 @@ public final class WebDatasetSource implements DatasetSource {
     /**
      * @param urls the shards, as a path or brace pattern relative to the experiment file's directory
      * @param onError fail on a damaged shard, or skip what cannot be read and count it
-     * @param split the part of the samples to read
-     * @param splitFractions the train, validation and test fractions
-     * @param splitSeed the seed of the split's hash
      */
     public record Params(
             @Doc("Shard files: a path or brace pattern relative to the experiment file's directory, e.g."
@@ -80,13 +77,7 @@ public final class WebDatasetSource implements DatasetSource {
                     + " Uncompressed tar files only") String urls,
             @Doc("On a damaged or truncated shard, or a sample with two members of one extension: fail, or skip"
                     + " the unreadable samples (the rest of a damaged shard) and report how many once")
-            @Default("fail") String onError,
-            @Doc("The part to read: all, or train, validation or test, chosen by a seeded hash of each sample's key")
-            @Default("all") String split,
-            @Doc("Fractions of the samples in train, validation and test (used when split is not all); sum to 1")
-            @Default("[0.8, 0.1, 0.1]") List<Double> splitFractions,
-            @Doc("Seed of the split's hash, independent of the run's seed: keep it the same for all three parts")
-            @Default("0") long splitSeed) {
+            @Default("fail") String onError) {
 
         public Params {
             if (urls == null || urls.isBlank()) {
@@ -109,9 +100,6 @@ public final class WebDatasetSource implements DatasetSource {
             if (!onError.equals("fail") && !onError.equals("skip")) {
                 throw new InvalidParamException("on_error", "must be fail or skip, found '" + onError + "'");
             }
-            split = split == null ? "all" : split.strip().toLowerCase(Locale.ROOT);
-            splitFractions = splitFractions == null ? List.of(0.8, 0.1, 0.1) : List.copyOf(splitFractions);
-            Split.of(split, splitFractions, splitSeed);
         }
     }
 
@@ -136,8 +124,6 @@ public final class WebDatasetSource implements DatasetSource {
     private volatile boolean closed;
 
     private final Index index;
-    /** The samples of the chosen split part, as sample numbers of the index; null for all of them. */
-    private final int[] selected;
     private final String fingerprint;
 
     public WebDatasetSource(Params params, ComponentContext context) {
@@ -176,24 +162,10 @@ public final class WebDatasetSource implements DatasetSource {
         }
         index.finish();
 
-        Split split = Split.of(params.split(), params.splitFractions(), params.splitSeed());
-        if (split.isAll()) {
-            this.selected = null;
-        } else {
-            int[] chosen = new int[index.samples];
-            int count = 0;
-            for (int sample = 0; sample < index.samples; sample++) {
-                if (split.contains(index.sampleKey[sample])) {
-                    chosen[count++] = sample;
-                }
-            }
-            this.selected = Arrays.copyOf(chosen, count);
-        }
         if (size() == 0) {
             throw new DataException("webdataset '" + params.urls() + "': no samples in " + shardPaths.length
                     + " shard" + (shardPaths.length == 1 ? "" : "s")
-                    + (index.samples > 0 ? " in the " + split.describe() + " part (" + index.samples + " in all)"
-                            : index.skippedSamples > 0 ? "; all " + index.skippedSamples + " were unreadable (first: "
+                    + (index.skippedSamples > 0 ? "; all " + index.skippedSamples + " were unreadable (first: "
                                     + index.firstProblem + ")"
                             : index.ignoredMembers > 0 ? "; its " + index.ignoredMembers + " members are not"
                                     + " sample files (e.g. '" + index.firstIgnored + "'), which are named"
@@ -210,7 +182,7 @@ public final class WebDatasetSource implements DatasetSource {
                     params.urls(), index.ignoredMembers, index.firstIgnored);
         }
         this.fingerprint = "webdataset(urls=" + params.urls() + ", shards=" + shardPaths.length + ", samples="
-                + size() + (split.isAll() ? "" : ", split=" + split.describe()) + ", sha256="
+                + size() + ", sha256="
                 + shardsHash(sizes, modified) + ")";
     }
 
@@ -242,7 +214,13 @@ public final class WebDatasetSource implements DatasetSource {
 
     @Override
     public long size() {
-        return selected == null ? index.samples : selected.length;
+        return index.samples;
+    }
+
+    /** The sample's key, from the index: splits hash it without reading the sample. */
+    @Override
+    public String id(long i) {
+        return index.sampleKey[(int) i];
     }
 
     @Override
@@ -250,7 +228,7 @@ public final class WebDatasetSource implements DatasetSource {
         if (i < 0 || i >= size()) {
             throw new IndexOutOfBoundsException("webdataset '" + params.urls() + "' has " + size() + " samples, asked for " + i);
         }
-        int sample = selected == null ? (int) i : selected[(int) i];
+        int sample = (int) i;
         int shard = index.sampleShard[sample];
         String key = index.sampleKey[sample];
         String origin = shardNames[shard] + ":" + key;

@@ -45,12 +45,12 @@ class WebDatasetSourceTest extends PluginContract {
     }
 
     private WebDatasetSource source(String urls) {
-        return source(urls, "fail", "all");
+        return source(urls, "fail");
     }
 
-    private WebDatasetSource source(String urls, String onError, String split) {
+    private WebDatasetSource source(String urls, String onError) {
         return (WebDatasetSource) WebDatasetPlugin.WEBDATASET.create(
-                new WebDatasetSource.Params(urls, onError, split, List.of(0.8, 0.1, 0.1), 0),
+                new WebDatasetSource.Params(urls, onError),
                 TestContext.builder().optBaseDir(experimentDir).build());
     }
 
@@ -189,7 +189,7 @@ class WebDatasetSourceTest extends PluginContract {
         assertTrue(failure.getMessage().contains("on_error: skip"), failure.getMessage());
 
         // Skipping keeps the samples before the damage (000000), drops the one being read (000001), and reads on.
-        WebDatasetSource skipping = source("{a,b}.tar", "skip", "all");
+        WebDatasetSource skipping = source("{a,b}.tar", "skip");
         assertEquals(List.of(key(0), key(10), key(11)), ids(skipping));
         assertEquals(1, skipping.skippedSamples());
         assertArrayEquals(image(3), (byte[]) skipping.get(0).field("png"));
@@ -213,7 +213,7 @@ class WebDatasetSourceTest extends PluginContract {
         DataException atBoundary = assertThrows(DataException.class, () -> source("cut.tar"));
         assertTrue(atBoundary.getMessage().contains("ends at byte " + boundary + " without the end-of-archive marker"),
                 atBoundary.getMessage());
-        WebDatasetSource skipping = source("cut.tar", "skip", "all");
+        WebDatasetSource skipping = source("cut.tar", "skip");
         assertEquals(List.of(key(0)), ids(skipping), "the last sample may be incomplete, so it is dropped");
         assertEquals(1, skipping.skippedSamples());
     }
@@ -223,7 +223,7 @@ class WebDatasetSourceTest extends PluginContract {
         Path first = TarFixture.ustar().file("k0.png", "a").file("k1.png", "b").writeTo(experimentDir.resolve("s/0.tar"));
         Path second = TarFixture.ustar().file("k1.txt", "c").file("k2.png", "d").writeTo(experimentDir.resolve("s/1.tar"));
         for (String onError : List.of("fail", "skip")) {
-            DataException split = assertThrows(DataException.class, () -> source("s/{0..1}.tar", onError, "all"));
+            DataException split = assertThrows(DataException.class, () -> source("s/{0..1}.tar", onError));
             String message = split.getMessage();
             assertTrue(message.contains(second.toString()) && message.contains(first.toString()), message);
             assertTrue(message.contains("'k1'") && message.contains("adjacent"), message);
@@ -241,7 +241,7 @@ class WebDatasetSourceTest extends PluginContract {
         DataException failure = assertThrows(DataException.class, () -> source("dup.tar"));
         assertTrue(failure.getMessage().contains("'b' has two 'txt' members (the second at byte " + tar.offsetOf(2)),
                 failure.getMessage());
-        WebDatasetSource skipping = source("dup.tar", "skip", "all");
+        WebDatasetSource skipping = source("dup.tar", "skip");
         assertEquals(List.of("a", "c"), ids(skipping));
         assertEquals("4", skipping.get(1).field("txt"));
         assertEquals(1, skipping.skippedSamples());
@@ -265,7 +265,6 @@ class WebDatasetSourceTest extends PluginContract {
         String rewritten = source("fp/{0..1}.tar").fingerprint();
         assertNotEquals(original, rewritten, "another size");
         assertNotEquals(touched, rewritten);
-        assertNotEquals(original, source("fp/{0..1}.tar", "fail", "train").fingerprint(), "a split part");
     }
 
     @Test
@@ -303,7 +302,7 @@ class WebDatasetSourceTest extends PluginContract {
         }
         assertEquals("urls", assertThrows(InvalidParamException.class, () -> source("s/{0..3.tar")).key());
         assertEquals("on_error", assertThrows(InvalidParamException.class,
-                () -> source("a.tar", "ignore", "all")).key());
+                () -> source("a.tar", "ignore")).key());
     }
 
     @Test
@@ -319,26 +318,12 @@ class WebDatasetSourceTest extends PluginContract {
     }
 
     @Test
-    void splitPartsAreDisjointCoverEverythingAndIgnoreShardOrder() throws IOException {
-        writeShards("p/%d.tar", 3, 100);
-        Set<String> everything = new HashSet<>(ids(source("p/{0..2}.tar")));
-        assertEquals(300, everything.size());
-        List<Set<String>> parts = new ArrayList<>();
-        for (String part : List.of("train", "validation", "test")) {
-            Set<String> ids = new HashSet<>(ids(source("p/{0..2}.tar", "fail", part)));
-            assertEquals(ids, new HashSet<>(ids(source("p/{2,0,1}.tar", "fail", part))), part + " under another order");
-            parts.add(ids);
+    void idsComeFromTheIndexAndMatchTheRecords() throws IOException {
+        writeShards("p/%d.tar", 3, 20);
+        WebDatasetSource source = source("p/{0..2}.tar");
+        for (int i = 0; i < source.size(); i++) {
+            assertEquals(source.get(i).id(), source.id(i), "sample " + i);
         }
-        Set<String> union = new HashSet<>();
-        parts.forEach(union::addAll);
-        assertEquals(everything, union, "the parts cover everything");
-        assertEquals(300, parts.get(0).size() + parts.get(1).size() + parts.get(2).size(), "the parts are disjoint");
-        // 300 draws: train 240 +- 6.9, validation and test 30 +- 5.2; 4.5 sigma either way.
-        assertTrue(Math.abs(parts.get(0).size() - 240) < 31, "train: " + parts.get(0).size());
-        assertTrue(Math.abs(parts.get(1).size() - 30) < 24, "validation: " + parts.get(1).size());
-        assertTrue(Math.abs(parts.get(2).size() - 30) < 24, "test: " + parts.get(2).size());
-        DataRecord record = source("p/{0..2}.tar", "fail", "test").get(0);
-        assertArrayEquals(image(Integer.parseInt(record.id())), (byte[]) record.field("png"), "records keep their fields");
     }
 
     @Test

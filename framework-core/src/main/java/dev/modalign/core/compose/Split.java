@@ -1,4 +1,4 @@
-package dev.modalign.plugins.webdataset;
+package dev.modalign.core.compose;
 
 import dev.modalign.api.InvalidParamException;
 import java.nio.charset.StandardCharsets;

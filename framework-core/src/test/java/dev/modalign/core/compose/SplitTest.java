@@ -1,4 +1,4 @@
-package dev.modalign.plugins.datasets;
+package dev.modalign.core.compose;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
