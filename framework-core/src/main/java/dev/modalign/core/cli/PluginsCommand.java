@@ -27,13 +27,23 @@ final class PluginsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PluginRegistry registry = plugins.load(System.err);
+        // Columns as wide as the longest name, so that every description starts in the same place.
+        int nameWidth = 4;
+        int pluginWidth = 6;
+        for (ComponentKind kind : ComponentKind.values()) {
+            for (RegisteredComponent component : registry.all(kind)) {
+                nameWidth = Math.max(nameWidth, component.name().length());
+                pluginWidth = Math.max(pluginWidth, component.plugin().name().length());
+            }
+        }
+        String row = "  %-" + nameWidth + "s %-" + pluginWidth + "s %-8s %s%n";
         for (ComponentKind kind : ComponentKind.values()) {
             if (registry.all(kind).isEmpty()) {
                 continue;
             }
             System.out.println(kind.plural() + ":");
             for (RegisteredComponent component : registry.all(kind)) {
-                System.out.printf("  %-22s %-12s %-8s %s%n", component.name(), component.plugin().name(),
+                System.out.printf(row, component.name(), component.plugin().name(),
                         component.plugin().version(), component.factory().description());
                 if (params) {
                     for (RecordComponent c : component.factory().paramsType().getRecordComponents()) {
