@@ -111,13 +111,13 @@ class ManifestSourceTest extends PluginContract {
     @Test
     void pathFieldsResolveAgainstTheManifestsDirectory() throws IOException {
         write("data/coco/train.csv", "image_path,audio_file,caption,url\n"
-                + "images/1.jpg,../sounds/1.wav,a dog,http://x/1.jpg\n"
+                + "images/1.jpg,../sounds/1.wav,a dog,s3:x/1.jpg\n"
                 + ",/abs/2.wav,no image,\n");
         Path directory = experimentDir.resolve("data/coco");
         ManifestSource byName = manifest("data/coco/train.csv", null, null, "fail");
         assertEquals(directory.resolve("images/1.jpg"), byName.get(0).field("image_path"));
         assertEquals(experimentDir.resolve("data/sounds/1.wav"), byName.get(0).field("audio_file"));
-        assertEquals("http://x/1.jpg", byName.get(0).field("url"));
+        assertEquals("s3:x/1.jpg", byName.get(0).field("url"), "a field not named as a path stays text");
         assertEquals(Path.of("/abs/2.wav"), byName.get(1).field("audio_file"));
         assertFalse(byName.get(1).fields().containsKey("image_path"), "an empty path is no path");
 

