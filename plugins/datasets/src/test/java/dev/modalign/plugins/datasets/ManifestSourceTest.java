@@ -123,7 +123,7 @@ class ManifestSourceTest extends PluginContract {
 
         ManifestSource named = manifest("data/coco/train.csv", List.of("url"), null, "fail");
         assertEquals("images/1.jpg", named.get(0).field("image_path"));
-        assertEquals(directory.resolve("http:/x/1.jpg"), named.get(0).field("url"));
+        assertEquals(directory.resolve("s3:x/1.jpg"), named.get(0).field("url"));
 
         ManifestSource none = manifest("data/coco/train.csv", List.of(), null, "fail");
         assertEquals("images/1.jpg", none.get(0).field("image_path"));
