@@ -1,0 +1,47 @@
+package dev.modalign.plugins.sbcl;
+
+import java.util.Arrays;
+
+/**
+ * The most recent records' features and class labels: a ring buffer that stands in for the training
+ * set SBCL clusters once every few epochs. Plain Java, filled after each step, so that it costs no
+ * device memory and is the same for a seed.
+ */
+final class LabelledMemory {
+
+    private final float[][] features;
+    private final long[] labels;
+    private int next;
+    private int filled;
+
+    LabelledMemory(int capacity) {
+        this.features = new float[capacity][];
+        this.labels = new long[capacity];
+    }
+
+    /** Adds a batch, row i of {@code rows} with {@code batchLabels[i]}, overwriting the oldest once full. */
+    void add(float[][] rows, long[] batchLabels) {
+        if (rows.length != batchLabels.length) {
+            throw new IllegalArgumentException(rows.length + " rows but " + batchLabels.length + " labels");
+        }
+        for (int i = 0; i < rows.length; i++) {
+            features[next] = rows[i];
+            labels[next] = batchLabels[i];
+            next = (next + 1) % features.length;
+            filled = Math.min(filled + 1, features.length);
+        }
+    }
+
+    int size() {
+        return filled;
+    }
+
+    /** The features held, in slot order (the same order as {@link #labels()}). */
+    float[][] features() {
+        return Arrays.copyOf(features, filled);
+    }
+
+    long[] labels() {
+        return Arrays.copyOf(labels, filled);
+    }
+}
