@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
@@ -96,13 +95,7 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
     }
 
     protected Loss newLoss(NDManager parameterManager) {
-        Loss loss = factory().create(params(), context());
-        for (Parameter parameter : loss.parameters()) {
-            if (!parameter.isInitialized()) {
-                parameter.initialize(parameterManager, DataType.FLOAT32);
-            }
-        }
-        return loss;
+        return LossFixtures.newLoss(factory(), params(), context(), parameterManager);
     }
 
     private StepContext step(NDManager stepManager) {

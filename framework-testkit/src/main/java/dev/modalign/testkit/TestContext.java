@@ -85,6 +85,21 @@ public final class TestContext implements ComponentContext {
             return this;
         }
 
+        /** The towers, whose embedding sizes {@link #optEmbedDims} gives. */
+        public Builder optTowers(List<String> towers) {
+            this.towers = towers;
+            return this;
+        }
+
+        /**
+         * Embedding sizes by tower, replacing any given before: towers of the run that are not the
+         * component's own (a teacher, a view, a tower of labels), or towers of different sizes.
+         */
+        public Builder optEmbedDims(Map<String, Integer> embedDims) {
+            this.embedDims.putAll(embedDims);
+            return this;
+        }
+
         public Builder optInput(InputSpec input) {
             this.input = input;
             return this;

@@ -1,5 +1,11 @@
 package dev.modalign.plugins.c3;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.flatten;
+import static dev.modalign.testkit.ReferenceVectors.floats;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -14,35 +20,22 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.EncodedBatch;
-import dev.modalign.api.InputSpec;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
 import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,7 +46,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * numpy in float64 (hand-derived gradients, checked there against finite differences), and its noise,
  * running mean, metric and errors.
  */
-class C3LossTest {
+class C3LossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(C3LossTest.class.getName());
@@ -76,26 +69,8 @@ class C3LossTest {
             double[][] gradA,
             double[][] gradB) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Named<ReferenceCase>> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = C3LossTest.class.getResourceAsStream("/c3_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            return gson.fromJson(reader, ReferenceFile.class).cases().stream().map(c -> Named.of(c.name(), c));
-        }
+    static Stream<Named<ReferenceCase>> referenceCases() {
+        return cases("/c3_reference.json", ReferenceCase.class).stream().map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -104,26 +79,24 @@ class C3LossTest {
         C3Loss loss = newLoss(new C3Loss.Params(reference.temperature(), reference.noiseStd(),
                 C3Loss.Centring.valueOf(reference.centring().toUpperCase(Locale.ROOT)), 0.99));
         if (reference.runningMeanA() != null) {
-            loss.setRunningMeans(toFloat(reference.runningMeanA()), toFloat(reference.runningMeanB()));
+            loss.setRunningMeans(floats(reference.runningMeanA()), floats(reference.runningMeanB()));
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            float[] noiseA = reference.noiseA() == null ? null : flatten(reference.noiseA());
-            float[] noiseB = reference.noiseB() == null ? null : flatten(reference.noiseB());
+            float[] noiseA = reference.noiseA() == null ? null : floats(flatten(reference.noiseA()));
+            float[] noiseB = reference.noiseB() == null ? null : floats(flatten(reference.noiseB()));
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step, noiseA, noiseB);
+                output = loss.compute(batch(TOWERS, a, b), step, noiseA, noiseB);
                 collector.backward(output.value());
             }
-            double valueError = relativeError(new double[] {reference.loss()}, new float[] {output.value().getFloat()});
-            double gradientError = Math.max(
-                    relativeError(flattenToDouble(reference.gradA()), a.getGradient().toFloatArray()),
-                    relativeError(flattenToDouble(reference.gradB()), b.getGradient().toFloatArray()));
-            double gapError = relativeError(new double[] {reference.modalityGap()},
-                    new float[] {output.metrics().get("modality_gap").getFloat()});
+            double valueError = relativeError(reference.loss(), output.value());
+            double gradientError = Math.max(relativeError(reference.gradA(), a.getGradient()),
+                    relativeError(reference.gradB(), b.getGradient()));
+            double gapError = relativeError(reference.modalityGap(), output.metrics().get("modality_gap"));
             LOG.log(System.Logger.Level.INFO, String.format("c3 reference %s: max relative error value %.3g,"
                     + " gradients %.3g, modality gap %.3g", reference.name(), valueError, gradientError, gapError));
             assertTrue(valueError <= REFERENCE_TOLERANCE, reference.name() + ": loss off by " + valueError
@@ -189,9 +162,9 @@ class C3LossTest {
     void runningMeansFollowTheNormalisedEmbeddingsWithMomentum() {
         C3Loss loss = newLoss(new C3Loss.Params(0.07, 0.0, C3Loss.Centring.RUNNING, 0.9));
         try (NDManager step = manager.newSubManager()) {
-            EncodedBatch first = batch(step.create(new float[][] {{3, 0}, {0, 2}}),
+            EncodedBatch first = batch(TOWERS, step.create(new float[][] {{3, 0}, {0, 2}}),
                     step.create(new float[][] {{0, 5}, {0, 1}}));
-            EncodedBatch second = batch(step.create(new float[][] {{1, 0}, {1, 0}}),
+            EncodedBatch second = batch(TOWERS, step.create(new float[][] {{1, 0}, {1, 0}}),
                     step.create(new float[][] {{-4, 0}, {0, -1}}));
             assertNull(loss.runningMean(0));
             // Before any step the batch mean stands in, detached: the same value as batch centring.
@@ -206,7 +179,7 @@ class C3LossTest {
         }
         C3Loss batchCentred = newLoss(params(0.0, C3Loss.Centring.BATCH));
         try (NDManager step = manager.newSubManager()) {
-            batchCentred.afterStep(batch(step.eye(2), step.eye(2)), stepContext(step, 0, true));
+            batchCentred.afterStep(batch(TOWERS, step.eye(2), step.eye(2)), stepContext(step, 0, true));
             assertNull(batchCentred.runningMean(0), "batch centring keeps no state");
         }
     }
@@ -220,7 +193,7 @@ class C3LossTest {
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                LossOutput output = loss.compute(batch(a, b), stepContext(step, 1, true));
+                LossOutput output = loss.compute(batch(TOWERS, a, b), stepContext(step, 1, true));
                 assertEquals(Math.sqrt(2), output.metrics().get("modality_gap").getFloat(), 1e-6);
                 assertEquals(List.of("modality_gap"), List.copyOf(output.metrics().keySet()));
                 assertThrows(EngineException.class, () -> collector.backward(output.metrics().get("modality_gap")),
@@ -236,7 +209,8 @@ class C3LossTest {
                     () -> new C3Loss(params(0.1, C3Loss.Centring.BATCH), TestContext.builder().optTowers(towers, 4).build()));
             assertEquals("towers", error.key());
         }
-        ComponentContext sizes = new SizedContext(Map.of("image", 128, "text", 64));
+        ComponentContext sizes = TestContext.builder().optTowers(TOWERS).optEmbedDims(Map.of("image", 128, "text", 64))
+                .build();
         InvalidParamException error = assertThrows(InvalidParamException.class,
                 () -> new C3Loss(params(0.1, C3Loss.Centring.BATCH), sizes));
         assertTrue(error.getMessage().contains("'image' embeds in 128 dimensions and 'text' in 64"), error.getMessage());
@@ -284,48 +258,12 @@ class C3LossTest {
         Random rng = new Random(seed);
         float[] first = C3Loss.standardNormal(rng, batchSize * dim);
         float[] second = C3Loss.standardNormal(rng, batchSize * dim);
-        return batch(step.create(first, new Shape(batchSize, dim)), step.create(second, new Shape(batchSize, dim)));
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
+        Shape shape = new Shape(batchSize, dim);
+        return batch(TOWERS, step.create(first, shape), step.create(second, shape));
     }
 
     private static StepContext stepContext(NDManager step, long seed, boolean training) {
         return new StepContext(0, 0, 1, new Random(seed), step, training);
-    }
-
-    /** The largest |expected - actual| / max(1, |expected|, |actual|), as Tensors.assertClose measures it. */
-    private static double relativeError(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, "number of values");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (!Float.isFinite(actual[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]) / scale);
-        }
-        return worst;
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = toFloat(rows[i]);
-        }
-        return values;
-    }
-
-    private static float[] toFloat(double[] row) {
-        float[] values = new float[row.length];
-        for (int j = 0; j < row.length; j++) {
-            values[j] = (float) row[j];
-        }
-        return values;
     }
 
     private static double[] toDouble(float[] values) {
@@ -334,46 +272,5 @@ class C3LossTest {
             doubles[i] = values[i];
         }
         return doubles;
-    }
-
-    private static float[] flatten(double[][] rows) {
-        return toFloat(flattenToDouble(rows));
-    }
-
-    private static double[] flattenToDouble(double[][] rows) {
-        return Stream.of(rows).flatMapToDouble(Arrays::stream).toArray();
-    }
-
-    /** A context whose towers have different embedding sizes. */
-    private record SizedContext(Map<String, Integer> sizes) implements ComponentContext {
-        @Override
-        public long seed() {
-            return 0;
-        }
-
-        @Override
-        public List<String> towers() {
-            return List.of("image", "text");
-        }
-
-        @Override
-        public int embedDim(String tower) {
-            return sizes.get(tower);
-        }
-
-        @Override
-        public InputSpec input() {
-            throw new IllegalStateException("no input");
-        }
-
-        @Override
-        public Path cacheDir() {
-            return Path.of(".");
-        }
-
-        @Override
-        public Path baseDir() {
-            return Path.of(".");
-        }
     }
 }

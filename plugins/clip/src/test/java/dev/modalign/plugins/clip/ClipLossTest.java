@@ -1,5 +1,12 @@
 package dev.modalign.plugins.clip;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.assertMatches;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.withFlag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,12 +16,8 @@ import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
@@ -22,26 +25,14 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
-import dev.modalign.testkit.Tensors;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -52,7 +43,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * with numpy in float64 (hand-derived gradients, checked there against finite differences), and its
  * parameters, metrics and clipping of the learned scale.
  */
-class ClipLossTest {
+class ClipLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final List<String> TOWERS = List.of("image", "text");
@@ -70,31 +61,11 @@ class ClipLossTest {
             double[][] gradB,
             double gradLogitScale) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Arguments> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = ClipLossTest.class.getResourceAsStream("/clip_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            List<ReferenceCase> cases = gson.fromJson(reader, ReferenceFile.class).cases();
-            // Every case with a learned scale; with a fixed one too, except where the case puts the scale
-            // above the cap, which only an optimiser step on the parameter can do.
-            return cases.stream().flatMap(c -> c.logitScale() > Math.log(c.maxLogitScale())
-                    ? Stream.of(Arguments.of(Named.of(c.name(), c), true))
-                    : Stream.of(Arguments.of(Named.of(c.name(), c), true), Arguments.of(Named.of(c.name(), c), false)));
-        }
+    static Stream<Arguments> referenceCases() {
+        // Every case with a learned scale; with a fixed one too, except where the case puts the scale
+        // above the cap, which only an optimiser step on the parameter can do.
+        return withFlag(cases("/clip_reference.json", ReferenceCase.class), ReferenceCase::name,
+                c -> c.logitScale() <= Math.log(c.maxLogitScale()));
     }
 
     @ParameterizedTest(name = "{0}, learnable={1}")
@@ -105,24 +76,18 @@ class ClipLossTest {
             loss.parameters().get(0).getArray().set(new float[] {(float) reference.logitScale()});
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
-                collector.backward(output.value());
-            }
-            Tensors.assertClose(new float[] {(float) reference.loss()}, new float[] {output.value().getFloat()},
-                    REFERENCE_TOLERANCE, reference.name() + " loss");
-            Tensors.assertClose(flatten(reference.gradA()), a.getGradient().toFloatArray(), REFERENCE_TOLERANCE,
+            LossOutput output = computeWithGradients(loss, batch(TOWERS, a, b), step(step));
+            assertMatches(reference.loss(), output.value(), REFERENCE_TOLERANCE, reference.name() + " loss");
+            assertMatches(reference.gradA(), a.getGradient(), REFERENCE_TOLERANCE,
                     reference.name() + " gradient with respect to the first tower's raw embeddings");
-            Tensors.assertClose(flatten(reference.gradB()), b.getGradient().toFloatArray(), REFERENCE_TOLERANCE,
+            assertMatches(reference.gradB(), b.getGradient(), REFERENCE_TOLERANCE,
                     reference.name() + " gradient with respect to the second tower's raw embeddings");
             if (learnable) {
-                Tensors.assertClose(new float[] {(float) reference.gradLogitScale()},
-                        new float[] {loss.parameters().get(0).getArray().getGradient().getFloat()},
+                assertMatches(reference.gradLogitScale(), loss.parameters().get(0).getArray().getGradient(),
                         REFERENCE_TOLERANCE, reference.name() + " gradient with respect to logit_scale");
             }
         }
@@ -155,7 +120,7 @@ class ClipLossTest {
             b.setRequiresGradient(true);
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
+                output = loss.compute(batch(TOWERS, a, b), step(step));
                 for (Map.Entry<String, NDArray> metric : output.metrics().entrySet()) {
                     // Back-propagating from a detached array fails: it is in no graph.
                     assertThrows(EngineException.class, () -> collector.backward(metric.getValue()),
@@ -173,8 +138,8 @@ class ClipLossTest {
         Loss loss = newLoss(new ClipLoss.Params(0.07, false, 100));
         try (NDManager step = manager.newSubManager()) {
             NDArray a = step.eye(6);
-            LossOutput matched = loss.compute(batch(a, a.mul(3)), step(step));
-            LossOutput shuffled = loss.compute(batch(a, a.flip(0)), step(step));
+            LossOutput matched = loss.compute(batch(TOWERS, a, a.mul(3)), step(step));
+            LossOutput shuffled = loss.compute(batch(TOWERS, a, a.flip(0)), step(step));
             assertEquals(1.0, matched.metrics().get("accuracy").getFloat(), 1e-6);
             assertEquals(0.0, shuffled.metrics().get("accuracy").getFloat(), 1e-6);
             // Matched orthonormal pairs: each row is logsumexp over one logit of 1/0.07 and five of 0.
@@ -189,7 +154,7 @@ class ClipLossTest {
         Loss loss = newLoss(new ClipLoss.Params(0.07, true, 100));
         NDArray logitScale = loss.parameters().get(0).getArray();
         try (NDManager step = manager.newSubManager()) {
-            EncodedBatch batch = batch(step.eye(2), step.eye(2));
+            EncodedBatch batch = batch(TOWERS, step.eye(2), step.eye(2));
             logitScale.set(new float[] {(float) Math.log(1000)});
             loss.afterStep(batch, step(step));
             assertEquals((float) Math.log(100), logitScale.getFloat());
@@ -206,7 +171,7 @@ class ClipLossTest {
         try (NDManager step = manager.newSubManager()) {
             NDArray a = step.eye(3);
             // Mismatched pairs: a smaller scale lowers the loss, so the gradient is positive.
-            EncodedBatch mismatched = batch(a, a.flip(0));
+            EncodedBatch mismatched = batch(TOWERS, a, a.flip(0));
             logitScale.set(new float[] {(float) Math.log(1000)});
             loss.afterStep(mismatched, step(step));
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -261,47 +226,10 @@ class ClipLossTest {
     }
 
     private Loss newLoss(ClipLoss.Params params) {
-        Loss loss = ClipPlugin.CLIP.create(params, context(TOWERS));
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(ClipPlugin.CLIP, params, context(TOWERS), manager);
     }
 
     private static ComponentContext context(List<String> towers) {
         return TestContext.builder().optTowers(towers, 4).build();
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static float[] flatten(double[][] rows) {
-        float[][] values = toFloat(rows);
-        return Arrays.stream(values).reduce(new float[0], ClipLossTest::concat);
-    }
-
-    private static float[] concat(float[] first, float[] second) {
-        float[] joined = Arrays.copyOf(first, first.length + second.length);
-        System.arraycopy(second, 0, joined, first.length, second.length);
-        return joined;
     }
 }

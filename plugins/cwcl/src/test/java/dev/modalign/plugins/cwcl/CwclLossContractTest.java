@@ -9,6 +9,7 @@ import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.Loss;
 import dev.modalign.api.TowerOutput;
 import dev.modalign.testkit.AbstractLossContractTest;
+import dev.modalign.testkit.TestContext;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +34,8 @@ class CwclLossContractTest extends AbstractLossContractTest<CwclLoss.Params> {
 
     @Override
     protected ComponentContext context() {
-        return new CwclLossTest.TowersContext(towers(), Map.of("a", embedDim(), "b", embedDim(), "teacher", TEACHER_DIM));
+        return TestContext.builder().optTowers(towers(), embedDim()).optEmbedDims(Map.of("teacher", TEACHER_DIM))
+                .build();
     }
 
     @Override

@@ -1,5 +1,11 @@
 package dev.modalign.plugins.gist;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -12,32 +18,19 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,7 +41,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * numpy in float64 (hand-derived gradients, checked there against finite differences), and its masks,
  * metric, guide handling and errors.
  */
-class GistLossTest {
+class GistLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(GistLossTest.class.getName());
@@ -68,26 +61,8 @@ class GistLossTest {
             int[][] maskFirst,
             int[][] maskSecond) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Named<ReferenceCase>> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = GistLossTest.class.getResourceAsStream("/gist_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            return gson.fromJson(reader, ReferenceFile.class).cases().stream().map(c -> Named.of(c.name(), c));
-        }
+    static Stream<Named<ReferenceCase>> referenceCases() {
+        return cases("/gist_reference.json", ReferenceCase.class).stream().map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -96,32 +71,27 @@ class GistLossTest {
         List<String> guides = reference.guides().size() == 1 ? List.of("guide") : List.of("guide_a", "guide_b");
         GistLoss loss = newLoss(new GistLoss.Params(guides, reference.temperature(), reference.margin()));
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            Map<String, TowerOutput> towers = new LinkedHashMap<>();
-            towers.put("image", new TowerOutput(a));
-            towers.put("text", new TowerOutput(b));
+            Map<String, NDArray> towers = new LinkedHashMap<>();
+            towers.put("image", a);
+            towers.put("text", b);
             for (int k = 0; k < guides.size(); k++) {
-                towers.put(guides.get(k), new TowerOutput(step.create(toFloat(reference.guides().get(k)))));
+                towers.put(guides.get(k), array(step, reference.guides().get(k)));
             }
-            EncodedBatch batch = new EncodedBatch(towers, null);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch, step(step));
-                collector.backward(output.value());
-            }
+            EncodedBatch batch = batch(towers, null);
+            LossOutput output = computeWithGradients(loss, batch, step(step));
             int size = reference.a().length;
             GistLoss.GuideMasks masks = loss.guideMasks(batch, size);
             assertArrayEquals(toBooleans(reference.maskFirst()), masks.firstToSecond(),
                     reference.name() + ": first->second mask");
             assertArrayEquals(toBooleans(reference.maskSecond()), masks.secondToFirst(),
                     reference.name() + ": second->first mask");
-            double valueError = relativeError(new double[] {reference.loss()}, new float[] {output.value().getFloat()});
-            double gradientError = Math.max(
-                    relativeError(flatten(reference.gradA()), a.getGradient().toFloatArray()),
-                    relativeError(flatten(reference.gradB()), b.getGradient().toFloatArray()));
+            double valueError = relativeError(reference.loss(), output.value());
+            double gradientError = Math.max(relativeError(reference.gradA(), a.getGradient()),
+                    relativeError(reference.gradB(), b.getGradient()));
             LOG.log(System.Logger.Level.INFO, String.format("gist reference %s: max relative error value %.3g,"
                     + " gradients %.3g", reference.name(), valueError, gradientError));
             assertTrue(valueError <= REFERENCE_TOLERANCE, reference.name() + ": loss off by " + valueError
@@ -141,13 +111,9 @@ class GistLossTest {
             for (NDArray array : List.of(a, b, guide)) {
                 array.setRequiresGradient(true);
             }
-            Map<String, TowerOutput> towers = new LinkedHashMap<>();
-            towers.put("image", new TowerOutput(a));
-            towers.put("text", new TowerOutput(b));
-            towers.put("guide", new TowerOutput(guide));
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(new EncodedBatch(towers, null), step(step));
+                output = loss.compute(batch(List.of("image", "text", "guide"), a, b, guide), step(step));
                 NDArray metric = output.metrics().get("masked_fraction");
                 assertThrows(EngineException.class, () -> collector.backward(metric), "the metric is detached");
                 collector.backward(output.value());
@@ -180,12 +146,7 @@ class GistLossTest {
 
     private float loss(NDArray a, NDArray b, NDArray guide, NDManager step) {
         GistLoss loss = newLoss(new GistLoss.Params(List.of("guide"), 0.1, 0.01));
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put("image", new TowerOutput(a));
-        towers.put("text", new TowerOutput(b));
-        towers.put("guide", new TowerOutput(guide));
-        LossOutput output = loss.compute(new EncodedBatch(towers, null), step(step));
-        return output.value().getFloat();
+        return loss.compute(batch(List.of("image", "text", "guide"), a, b, guide), step(step)).value().getFloat();
     }
 
     private static double clip(float[] s, int n, double tau, boolean maskFirstPair) {
@@ -249,10 +210,6 @@ class GistLossTest {
         return TestContext.builder().optTowers(runTowers, 4).optTowers(lossTowers, 4).build();
     }
 
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
     private static boolean[] toBooleans(int[][] rows) {
         boolean[] out = new boolean[rows.length * rows.length];
         for (int i = 0; i < rows.length; i++) {
@@ -261,34 +218,5 @@ class GistLossTest {
             }
         }
         return out;
-    }
-
-    /** The largest |expected - actual| / max(1, |expected|, |actual|), as Tensors.assertClose measures it. */
-    private static double relativeError(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, "number of values");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (!Float.isFinite(actual[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]) / scale);
-        }
-        return worst;
-    }
-
-    private static double[] flatten(double[][] rows) {
-        return Arrays.stream(rows).flatMapToDouble(Arrays::stream).toArray();
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
     }
 }

@@ -1,5 +1,10 @@
 package dev.modalign.plugins.modalitystructure;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,46 +19,28 @@ import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** BrownianBridgeLoss against brownian_bridge_reference.json (numpy, float64), its bridge times and checks. */
-class BrownianBridgeLossTest {
+class BrownianBridgeLossTest extends ManagerPerTest {
 
+    private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(BrownianBridgeLossTest.class.getName());
     private static final List<String> TOWERS = List.of("image", "text", "image_view");
 
     record ReferenceCase(String name, double[] t, double[][] x, double[][] y, double[][] m, double loss,
             double distance, double[][] gradX, double[][] gradY, double[][] gradM) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     static Stream<Named<ReferenceCase>> referenceCases() {
-        return References.<ReferenceFile>read("/brownian_bridge_reference.json", ReferenceFile.class).cases()
-                .stream().map(c -> Named.of(c.name(), c));
+        return cases("/brownian_bridge_reference.json", ReferenceCase.class).stream().map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -61,28 +48,26 @@ class BrownianBridgeLossTest {
     void matchesTheReferenceLossAndGradients(ReferenceCase reference) {
         BrownianBridgeLoss loss = newLoss(0.05);
         try (NDManager step = manager.newSubManager()) {
-            NDArray x = step.create(References.toFloat(reference.x()));
-            NDArray y = step.create(References.toFloat(reference.y()));
-            NDArray m = step.create(References.toFloat(reference.m()));
+            NDArray x = array(step, reference.x());
+            NDArray y = array(step, reference.y());
+            NDArray m = array(step, reference.m());
             for (NDArray array : List.of(x, y, m)) {
                 array.setRequiresGradient(true);
             }
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(x, y, m), step, reference.t());
+                output = loss.compute(batch(TOWERS, x, y, m), step, reference.t());
                 collector.backward(output.value());
             }
-            double valueError = Math.max(References.relativeError(reference.loss(), output.value().getFloat()),
-                    References.relativeError(reference.distance(), output.metrics().get("distance").getFloat()));
-            double gradientError = Math.max(
-                    References.relativeError(References.flatten(reference.gradX()), x.getGradient().toFloatArray()),
-                    Math.max(References.relativeError(References.flatten(reference.gradY()), y.getGradient().toFloatArray()),
-                            References.relativeError(References.flatten(reference.gradM()),
-                                    m.getGradient().toFloatArray())));
+            double valueError = Math.max(relativeError(reference.loss(), output.value()),
+                    relativeError(reference.distance(), output.metrics().get("distance")));
+            double gradientError = Math.max(relativeError(reference.gradX(), x.getGradient()),
+                    Math.max(relativeError(reference.gradY(), y.getGradient()),
+                            relativeError(reference.gradM(), m.getGradient())));
             LOG.log(System.Logger.Level.INFO, String.format("brownian-bridge reference %s: max relative error value"
                     + " %.3g, gradients %.3g", reference.name(), valueError, gradientError));
-            assertTrue(valueError <= References.TOLERANCE, reference.name() + ": value off by " + valueError);
-            assertTrue(gradientError <= References.TOLERANCE, reference.name() + ": gradients off by " + gradientError);
+            assertTrue(valueError <= REFERENCE_TOLERANCE, reference.name() + ": value off by " + valueError);
+            assertTrue(gradientError <= REFERENCE_TOLERANCE, reference.name() + ": gradients off by " + gradientError);
         }
     }
 
@@ -105,7 +90,7 @@ class BrownianBridgeLossTest {
 
         try (NDManager step = manager.newSubManager()) {
             Engine.getInstance().setRandomSeed(3);
-            EncodedBatch batch = batch(step.randomNormal(new Shape(5, 4)), step.randomNormal(new Shape(5, 4)),
+            EncodedBatch batch = batch(TOWERS, step.randomNormal(new Shape(5, 4)), step.randomNormal(new Shape(5, 4)),
                     step.randomNormal(new Shape(5, 4)));
             float drawn = loss.compute(batch, new StepContext(0, 0, 1, new Random(8), step, true)).value().getFloat();
             float given = loss.compute(batch, step, loss.times(new Random(8), 5)).value().getFloat();
@@ -123,8 +108,8 @@ class BrownianBridgeLossTest {
             // On the bridge at t = 0.5 (up to normalisation, which keeps the direction) against swapped points.
             NDArray onBridge = step.create(new float[][] {{1, 1, 0}, {0, 1, 1}});
             NDArray swapped = onBridge.flip(0);
-            LossOutput good = loss.compute(batch(x, y, onBridge), step, t);
-            LossOutput bad = loss.compute(batch(x, y, swapped), step, t);
+            LossOutput good = loss.compute(batch(TOWERS, x, y, onBridge), step, t);
+            LossOutput bad = loss.compute(batch(TOWERS, x, y, swapped), step, t);
             assertTrue(good.value().getFloat() < bad.value().getFloat(),
                     good.value().getFloat() + " should be below " + bad.value().getFloat());
             // The mean of bridge 0 is (0.5, 0.5, 0), at distance 1 - sqrt(0.5) from its unit point.
@@ -148,13 +133,5 @@ class BrownianBridgeLossTest {
     private static BrownianBridgeLoss newLoss(double margin) {
         return (BrownianBridgeLoss) ModalityStructurePlugin.BROWNIAN_BRIDGE.create(
                 new BrownianBridgeLoss.Params(margin), TestContext.builder().optTowers(TOWERS, 4).build());
-    }
-
-    private static EncodedBatch batch(NDArray x, NDArray y, NDArray m) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(x));
-        towers.put(TOWERS.get(1), new TowerOutput(y));
-        towers.put(TOWERS.get(2), new TowerOutput(m));
-        return new EncodedBatch(towers, null);
     }
 }

@@ -1,42 +1,46 @@
 package dev.modalign.plugins.modalitystructure;
 
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.flatten;
+import static dev.modalign.testkit.ReferenceVectors.floats;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
-import dev.modalign.api.StepContext;
 import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** DeepFeatureSeparationLoss against deep_feature_separation_reference.json (numpy, float64), its heads and checks. */
-class DeepFeatureSeparationLossTest {
+class DeepFeatureSeparationLossTest extends ManagerPerTest {
 
+    private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(DeepFeatureSeparationLossTest.class.getName());
 
     /** One tower of a case: its embedding, head, optional tokens and mask, and what the reference expects. */
@@ -45,23 +49,9 @@ class DeepFeatureSeparationLossTest {
 
     record ReferenceCase(String name, List<ReferenceTower> towers, double loss) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     static Stream<Named<ReferenceCase>> referenceCases() {
-        return References.<ReferenceFile>read("/deep_feature_separation_reference.json", ReferenceFile.class).cases()
-                .stream().map(c -> Named.of(c.name(), c));
+        return cases("/deep_feature_separation_reference.json", ReferenceCase.class).stream()
+                .map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -79,47 +69,40 @@ class DeepFeatureSeparationLossTest {
             List<NDArray> tokens = new ArrayList<>();
             for (int k = 0; k < names.size(); k++) {
                 ReferenceTower tower = reference.towers().get(k);
-                loss.parameters().get(k).getArray().set(flatten(References.toFloat(tower.head())));
-                NDArray z = step.create(References.toFloat(tower.z()));
+                loss.parameters().get(k).getArray().set(floats(flatten(tower.head())));
+                NDArray z = array(step, tower.z());
                 z.setRequiresGradient(true);
                 embeddings.add(z);
                 NDArray tokenArray = null;
                 NDArray mask = null;
                 if (tower.tokens() != null) {
-                    double[][][] values = tower.tokens();
-                    tokenArray = step.create(References.toFloat(References.flatten(values)),
-                            new Shape(values.length, values[0].length, values[0][0].length));
+                    tokenArray = array(step, tower.tokens());
                     tokenArray.setRequiresGradient(true);
                     // The mask as the text modality gives it: int64 ones and zeros.
-                    mask = step.create(References.toFloat(tower.mask())).toType(DataType.INT64, false);
+                    mask = array(step, tower.mask()).toType(DataType.INT64, false);
                 }
                 tokens.add(tokenArray);
                 outputs.put(names.get(k), new TowerOutput(z, tokenArray, mask));
             }
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(new EncodedBatch(outputs, null), step(step));
-                collector.backward(output.value());
-            }
-            double valueError = References.relativeError(reference.loss(), output.value().getFloat());
+            LossOutput output = computeWithGradients(loss, new EncodedBatch(outputs, null), step(step));
+            double valueError = relativeError(reference.loss(), output.value());
             double gradientError = 0;
             for (int k = 0; k < names.size(); k++) {
                 ReferenceTower tower = reference.towers().get(k);
-                valueError = Math.max(valueError, References.relativeError(tower.overlap(),
-                        output.metrics().get("overlap/" + names.get(k)).getFloat()));
-                gradientError = Math.max(gradientError, References.relativeError(References.flatten(tower.gradZ()),
-                        embeddings.get(k).getGradient().toFloatArray()));
-                gradientError = Math.max(gradientError, References.relativeError(References.flatten(tower.gradHead()),
-                        loss.parameters().get(k).getArray().getGradient().toFloatArray()));
+                valueError = Math.max(valueError,
+                        relativeError(tower.overlap(), output.metrics().get("overlap/" + names.get(k))));
+                gradientError = Math.max(gradientError, relativeError(tower.gradZ(), embeddings.get(k).getGradient()));
+                gradientError = Math.max(gradientError,
+                        relativeError(tower.gradHead(), loss.parameters().get(k).getArray().getGradient()));
                 if (tower.tokens() != null) {
-                    gradientError = Math.max(gradientError, References.relativeError(
-                            References.flatten(tower.gradTokens()), tokens.get(k).getGradient().toFloatArray()));
+                    gradientError = Math.max(gradientError,
+                            relativeError(tower.gradTokens(), tokens.get(k).getGradient()));
                 }
             }
             LOG.log(System.Logger.Level.INFO, String.format("deep-feature-separation reference %s: max relative error"
                     + " value %.3g, gradients %.3g", reference.name(), valueError, gradientError));
-            assertTrue(valueError <= References.TOLERANCE, reference.name() + ": value off by " + valueError);
-            assertTrue(gradientError <= References.TOLERANCE, reference.name() + ": gradients off by " + gradientError);
+            assertTrue(valueError <= REFERENCE_TOLERANCE, reference.name() + ": value off by " + valueError);
+            assertTrue(gradientError <= REFERENCE_TOLERANCE, reference.name() + ": gradients off by " + gradientError);
         }
     }
 
@@ -191,27 +174,12 @@ class DeepFeatureSeparationLossTest {
     }
 
     private Loss newLoss(List<String> towers, int dim, long seed, boolean useTokens) {
-        Loss loss = ModalityStructurePlugin.DEEP_FEATURE_SEPARATION.create(new DeepFeatureSeparationLoss.Params(useTokens),
-                TestContext.builder().optSeed(seed).optTowers(towers, dim).build());
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(ModalityStructurePlugin.DEEP_FEATURE_SEPARATION,
+                new DeepFeatureSeparationLoss.Params(useTokens),
+                TestContext.builder().optSeed(seed).optTowers(towers, dim).build(), manager);
     }
 
     private static EncodedBatch batch(String tower, NDArray z, NDArray tokens, NDArray mask) {
         return new EncodedBatch(Map.of(tower, new TowerOutput(z, tokens, mask)), null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    private static float[] flatten(float[][] rows) {
-        float[] values = new float[rows.length * rows[0].length];
-        for (int i = 0; i < rows.length; i++) {
-            System.arraycopy(rows[i], 0, values, i * rows[0].length, rows[0].length);
-        }
-        return values;
     }
 }

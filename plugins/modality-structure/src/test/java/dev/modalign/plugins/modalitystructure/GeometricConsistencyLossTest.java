@@ -1,58 +1,42 @@
 package dev.modalign.plugins.modalitystructure;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
-import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** GeometricConsistencyLoss against geometric_consistency_reference.json (numpy, float64), and its checks. */
-class GeometricConsistencyLossTest {
+class GeometricConsistencyLossTest extends ManagerPerTest {
 
+    private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(GeometricConsistencyLossTest.class.getName());
     private static final List<String> TOWERS = List.of("image", "text");
 
     record ReferenceCase(String name, double intraWeight, double interWeight, double[][] a, double[][] b, double loss,
             double intra, double inter, double[][] gradA, double[][] gradB) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     static Stream<Named<ReferenceCase>> referenceCases() {
-        return References.<ReferenceFile>read("/geometric_consistency_reference.json", ReferenceFile.class).cases()
-                .stream().map(c -> Named.of(c.name(), c));
+        return cases("/geometric_consistency_reference.json", ReferenceCase.class).stream()
+                .map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -60,25 +44,20 @@ class GeometricConsistencyLossTest {
     void matchesTheReferenceLossAndGradients(ReferenceCase reference) {
         Loss loss = newLoss(new GeometricConsistencyLoss.Params(reference.intraWeight(), reference.interWeight()));
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(References.toFloat(reference.a()));
-            NDArray b = step.create(References.toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
-                collector.backward(output.value());
-            }
-            double valueError = Math.max(References.relativeError(reference.loss(), output.value().getFloat()),
-                    Math.max(References.relativeError(reference.intra(), output.metrics().get("intra").getFloat()),
-                            References.relativeError(reference.inter(), output.metrics().get("inter").getFloat())));
-            double gradientError = Math.max(
-                    References.relativeError(References.flatten(reference.gradA()), a.getGradient().toFloatArray()),
-                    References.relativeError(References.flatten(reference.gradB()), b.getGradient().toFloatArray()));
+            LossOutput output = computeWithGradients(loss, batch(TOWERS, a, b), step(step));
+            double valueError = Math.max(relativeError(reference.loss(), output.value()),
+                    Math.max(relativeError(reference.intra(), output.metrics().get("intra")),
+                            relativeError(reference.inter(), output.metrics().get("inter"))));
+            double gradientError = Math.max(relativeError(reference.gradA(), a.getGradient()),
+                    relativeError(reference.gradB(), b.getGradient()));
             LOG.log(System.Logger.Level.INFO, String.format("geometric-consistency reference %s: max relative error"
                     + " value %.3g, gradients %.3g", reference.name(), valueError, gradientError));
-            assertTrue(valueError <= References.TOLERANCE, reference.name() + ": value or terms off by " + valueError);
-            assertTrue(gradientError <= References.TOLERANCE, reference.name() + ": gradients off by " + gradientError);
+            assertTrue(valueError <= REFERENCE_TOLERANCE, reference.name() + ": value or terms off by " + valueError);
+            assertTrue(gradientError <= REFERENCE_TOLERANCE, reference.name() + ": gradients off by " + gradientError);
         }
     }
 
@@ -87,10 +66,10 @@ class GeometricConsistencyLossTest {
         Loss loss = newLoss(new GeometricConsistencyLoss.Params(1, 1));
         try (NDManager step = manager.newSubManager()) {
             NDArray a = step.create(new float[][] {{1, 0, 0}, {0.6f, 0.8f, 0}, {0, 0, 2}});
-            assertEquals(0f, loss.compute(batch(a, a.mul(5)), step(step)).value().getFloat(), 1e-7f);
+            assertEquals(0f, loss.compute(batch(TOWERS, a, a.mul(5)), step(step)).value().getFloat(), 1e-7f);
             // Against orthonormal text rows: images 0 and 1 have cosine 0.6, their texts 0.
             NDArray b = step.eye(3);
-            LossOutput output = loss.compute(batch(a, b), step(step));
+            LossOutput output = loss.compute(batch(TOWERS, a, b), step(step));
             // S_ii - S_tt has 0.6 at (0, 1) and (1, 0): mean over 9 entries = 2 * 0.36 / 9.
             assertEquals(2 * 0.36 / 9, output.metrics().get("intra").getFloat(), 1e-6);
             // S_it = a (unit rows) : (0, 1) = 0 vs (1, 0) = 0.6, so S_it - S_ti has +-0.6 there: 2 * 0.36 / 9.
@@ -116,16 +95,5 @@ class GeometricConsistencyLossTest {
     private static Loss newLoss(GeometricConsistencyLoss.Params params) {
         return ModalityStructurePlugin.GEOMETRIC_CONSISTENCY.create(params,
                 TestContext.builder().optTowers(TOWERS, 4).build());
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
     }
 }

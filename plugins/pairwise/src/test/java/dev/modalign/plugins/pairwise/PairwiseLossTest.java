@@ -1,5 +1,12 @@
 package dev.modalign.plugins.pairwise;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
+import static dev.modalign.testkit.ReferenceVectors.withFlag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,41 +15,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
-import dev.modalign.api.EncodedBatch;
-import dev.modalign.api.InputSpec;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -53,7 +41,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * computed with numpy in float64 (hand-derived gradients, checked there against finite differences),
  * and its pair weights, metrics and errors.
  */
-class PairwiseLossTest {
+class PairwiseLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(PairwiseLossTest.class.getName());
@@ -72,29 +60,9 @@ class PairwiseLossTest {
             double[][][] grads,
             double gradLogitScale) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Arguments> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = PairwiseLossTest.class.getResourceAsStream("/pairwise_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            List<ReferenceCase> cases = gson.fromJson(reader, ReferenceFile.class).cases();
-            return cases.stream().flatMap(c -> c.logitScale() > Math.log(c.maxLogitScale())
-                    ? Stream.of(Arguments.of(Named.of(c.name(), c), true))
-                    : Stream.of(Arguments.of(Named.of(c.name(), c), true), Arguments.of(Named.of(c.name(), c), false)));
-        }
+    static Stream<Arguments> referenceCases() {
+        return withFlag(cases("/pairwise_reference.json", ReferenceCase.class), ReferenceCase::name,
+                c -> c.logitScale() <= Math.log(c.maxLogitScale()));
     }
 
     @ParameterizedTest(name = "{0}, learnable={1}")
@@ -108,24 +76,20 @@ class PairwiseLossTest {
         try (NDManager step = manager.newSubManager()) {
             List<NDArray> embeddings = new ArrayList<>();
             for (double[][] rows : reference.embeddings()) {
-                NDArray embedding = step.create(toFloat(rows));
+                NDArray embedding = array(step, rows);
                 embedding.setRequiresGradient(true);
                 embeddings.add(embedding);
             }
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(reference.towers(), embeddings), step(step));
-                collector.backward(output.value());
-            }
-            double valueError = relativeError(new double[] {reference.loss()}, new float[] {output.value().getFloat()});
+            LossOutput output = computeWithGradients(loss, batch(reference.towers(), embeddings, null), step(step));
+            double valueError = relativeError(reference.loss(), output.value());
             double gradientError = 0;
             for (int k = 0; k < embeddings.size(); k++) {
                 gradientError = Math.max(gradientError,
-                        relativeError(flatten(reference.grads()[k]), embeddings.get(k).getGradient().toFloatArray()));
+                        relativeError(reference.grads()[k], embeddings.get(k).getGradient()));
             }
             if (learnable) {
-                gradientError = Math.max(gradientError, relativeError(new double[] {reference.gradLogitScale()},
-                        new float[] {loss.parameters().get(0).getArray().getGradient().getFloat()}));
+                gradientError = Math.max(gradientError,
+                        relativeError(reference.gradLogitScale(), loss.parameters().get(0).getArray().getGradient()));
             }
             LOG.log(System.Logger.Level.INFO, String.format("pairwise reference %s (learnable=%s): max relative error"
                     + " value %.3g, gradients %.3g", reference.name(), learnable, valueError, gradientError));
@@ -136,10 +100,10 @@ class PairwiseLossTest {
                     + " (relative), more than " + tolerance);
             List<PairwiseLoss.Pair> pairs = ((PairwiseLoss) loss).pairs();
             for (int p = 0; p < pairs.size(); p++) {
-                float pairLoss = output.metrics().get("loss/" + pairs.get(p).name()).getFloat();
-                assertTrue(relativeError(new double[] {reference.pairLosses()[p]}, new float[] {pairLoss})
-                        <= REFERENCE_TOLERANCE, reference.name() + ": pair " + pairs.get(p).name() + " loss " + pairLoss
-                        + ", expected " + reference.pairLosses()[p]);
+                NDArray pairLoss = output.metrics().get("loss/" + pairs.get(p).name());
+                assertTrue(relativeError(reference.pairLosses()[p], pairLoss) <= REFERENCE_TOLERANCE, reference.name()
+                        + ": pair " + pairs.get(p).name() + " loss " + pairLoss.getFloat() + ", expected "
+                        + reference.pairLosses()[p]);
             }
         }
     }
@@ -165,7 +129,7 @@ class PairwiseLossTest {
             List<NDArray> embeddings = List.of(step.randomNormal(new Shape(6, 4)),
                     step.randomNormal(new Shape(6, 4)),
                     step.randomNormal(new Shape(6, 4)));
-            LossOutput output = loss.compute(batch(towers, embeddings), step(step));
+            LossOutput output = loss.compute(batch(towers, embeddings, null), step(step));
             float ab = output.metrics().get("loss/a-b").getFloat();
             float ac = output.metrics().get("loss/a-c").getFloat();
             float bc = output.metrics().get("loss/b-c").getFloat();
@@ -184,7 +148,7 @@ class PairwiseLossTest {
         NDArray array = parameter.getArray();
         array.set(new float[] {(float) Math.log(1000)});
         try (NDManager step = manager.newSubManager()) {
-            loss.afterStep(batch(List.of("a", "b", "c"), List.of(step.eye(2), step.eye(2), step.eye(2))), step(step));
+            loss.afterStep(batch(List.of("a", "b", "c"), step.eye(2), step.eye(2), step.eye(2)), step(step));
         }
         assertEquals((float) Math.log(100), array.getFloat(), "afterStep clips the scale to log(max_logit_scale)");
     }
@@ -206,37 +170,8 @@ class PairwiseLossTest {
 
     @Test
     void rejectsTowersOfDifferentEmbeddingSizes() {
-        ComponentContext context = new ComponentContext() {
-            @Override
-            public long seed() {
-                return 0;
-            }
-
-            @Override
-            public List<String> towers() {
-                return List.of("image", "text", "audio");
-            }
-
-            @Override
-            public int embedDim(String tower) {
-                return tower.equals("audio") ? 64 : 128;
-            }
-
-            @Override
-            public InputSpec input() {
-                throw new IllegalStateException("no input");
-            }
-
-            @Override
-            public Path cacheDir() {
-                return Path.of(".");
-            }
-
-            @Override
-            public Path baseDir() {
-                return Path.of(".");
-            }
-        };
+        ComponentContext context = TestContext.builder().optTowers(List.of("image", "text", "audio"), 128)
+                .optEmbedDims(Map.of("audio", 64)).build();
         InvalidParamException error = assertThrows(InvalidParamException.class,
                 () -> new PairwiseLoss(params(Map.of(), List.of()), context));
         assertEquals("towers", error.key());
@@ -293,27 +228,11 @@ class PairwiseLossTest {
     }
 
     private Loss newLoss(PairwiseLoss.Params params, List<String> towers) {
-        Loss loss = PairwisePlugin.PAIRWISE.create(params, context(towers));
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(PairwisePlugin.PAIRWISE, params, context(towers), manager);
     }
 
     private static ComponentContext context(List<String> towers) {
         return TestContext.builder().optTowers(towers, 4).build();
-    }
-
-    private static EncodedBatch batch(List<String> towers, List<NDArray> embeddings) {
-        Map<String, TowerOutput> outputs = new LinkedHashMap<>();
-        for (int k = 0; k < towers.size(); k++) {
-            outputs.put(towers.get(k), new TowerOutput(embeddings.get(k)));
-        }
-        return new EncodedBatch(outputs, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
     }
 
     /**
@@ -325,34 +244,5 @@ class PairwiseLossTest {
     static double gradientTolerance(double logitScale, double maxLogitScale) {
         double scale = Math.exp(Math.min(logitScale, Math.log(maxLogitScale)));
         return REFERENCE_TOLERANCE * Math.max(1, scale / 100);
-    }
-
-    /** The largest |expected - actual| / max(1, |expected|, |actual|), as Tensors.assertClose measures it. */
-    static double relativeError(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, "number of values");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (!Float.isFinite(actual[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]) / scale);
-        }
-        return worst;
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static double[] flatten(double[][] rows) {
-        return Stream.of(rows).flatMapToDouble(Arrays::stream).toArray();
     }
 }

@@ -1,5 +1,12 @@
 package dev.modalign.plugins.protoclip;
 
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.floats;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
+import static dev.modalign.testkit.ReferenceVectors.withFlag;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,36 +20,23 @@ import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,7 +48,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * gradients, checked there against finite differences), and its memory, clustering, prototypes and
  * errors.
  */
-class ProtoClipLossTest {
+class ProtoClipLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final System.Logger LOG = System.getLogger(ProtoClipLossTest.class.getName());
@@ -86,36 +80,16 @@ class ProtoClipLossTest {
             double gradLogitScale,
             double gradProtoLogitScale) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
     /** The defaults of the parameter record. */
     static ProtoClipLoss.Params defaults() {
         return new ProtoClipLoss.Params(0.07, 0.07, true, 100, 0.01, 64, 2048, 100, 20, 3, 1.0, 1.0, true);
     }
 
-    static Stream<Arguments> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = ProtoClipLossTest.class.getResourceAsStream("/protoclip_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            List<ReferenceCase> cases = gson.fromJson(reader, ReferenceFile.class).cases();
-            // Learned scales for every case; fixed ones too, except where the case puts a scale above the cap,
-            // which only an optimiser step on the parameter can do.
-            return cases.stream().flatMap(c -> c.logitScale() > Math.log(c.maxLogitScale())
-                    ? Stream.of(Arguments.of(Named.of(c.name(), c), true))
-                    : Stream.of(Arguments.of(Named.of(c.name(), c), true), Arguments.of(Named.of(c.name(), c), false)));
-        }
+    static Stream<Arguments> referenceCases() {
+        // Learned scales for every case; fixed ones too, except where the case puts a scale above the cap,
+        // which only an optimiser step on the parameter can do.
+        return withFlag(cases("/protoclip_reference.json", ReferenceCase.class), ReferenceCase::name,
+                c -> c.logitScale() <= Math.log(c.maxLogitScale()));
     }
 
     @ParameterizedTest(name = "{0}, learnable={1}")
@@ -129,34 +103,30 @@ class ProtoClipLossTest {
             loss.parameters().get(1).getArray().set(new float[] {(float) reference.protoLogitScale()});
         }
         if (reference.imageCentroids() != null) {
-            loss.usePrototypes(Prototypes.of(toFloat(reference.imageCentroids()), toFloat(reference.textCentroids()),
-                    toFloat(reference.imageStudent()), toFloat(reference.textStudent()), reference.teacherTemperature()));
+            loss.usePrototypes(Prototypes.of(floats(reference.imageCentroids()), floats(reference.textCentroids()),
+                    floats(reference.imageStudent()), floats(reference.textStudent()), reference.teacherTemperature()));
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
-                collector.backward(output.value());
-            }
-            double valueError = relativeError(new double[] {reference.loss(), reference.instanceLoss()},
-                    new float[] {output.value().getFloat(), output.metrics().get("instance_loss").getFloat()});
-            double gradientError = Math.max(relativeError(flatten(reference.gradA()), a.getGradient().toFloatArray()),
-                    relativeError(flatten(reference.gradB()), b.getGradient().toFloatArray()));
+            LossOutput output = computeWithGradients(loss, LossFixtures.batch(TOWERS, a, b), step(step));
+            double valueError = Math.max(relativeError(reference.loss(), output.value()),
+                    relativeError(reference.instanceLoss(), output.metrics().get("instance_loss")));
+            double gradientError = Math.max(relativeError(reference.gradA(), a.getGradient()),
+                    relativeError(reference.gradB(), b.getGradient()));
             double scaleError = 0;
             if (learnable) {
-                scaleError = relativeError(new double[] {reference.gradLogitScale(), reference.gradProtoLogitScale()},
-                        new float[] {loss.parameters().get(0).getArray().getGradient().getFloat(),
-                                loss.parameters().get(1).getArray().getGradient().getFloat()});
+                List<Parameter> scales = loss.parameters();
+                scaleError = Math.max(relativeError(reference.gradLogitScale(), scales.get(0).getArray().getGradient()),
+                        relativeError(reference.gradProtoLogitScale(), scales.get(1).getArray().getGradient()));
             }
             if (reference.protoLoss() == null) {
                 assertFalse(output.metrics().containsKey("proto_loss"), "no prototype term before the first clustering");
             } else {
-                valueError = Math.max(valueError, relativeError(new double[] {reference.protoLoss()},
-                        new float[] {output.metrics().get("proto_loss").getFloat()}));
+                valueError = Math.max(valueError,
+                        relativeError(reference.protoLoss(), output.metrics().get("proto_loss")));
                 assertEquals(reference.protoAccuracy(), output.metrics().get("proto_accuracy").getFloat(), 1e-6,
                         reference.name() + ": prototype accuracy");
             }
@@ -400,55 +370,11 @@ class ProtoClipLossTest {
     }
 
     private ProtoClipLoss newLoss(ProtoClipLoss.Params params, long seed) {
-        ProtoClipLoss loss = (ProtoClipLoss) ProtoClipPlugin.PROTOCLIP.create(params,
-                TestContext.builder().optSeed(seed).optTowers(TOWERS, 4).build());
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return (ProtoClipLoss) LossFixtures.newLoss(ProtoClipPlugin.PROTOCLIP, params,
+                TestContext.builder().optSeed(seed).optTowers(TOWERS, 4).build(), manager);
     }
 
     private static EncodedBatch batch(NDManager step, float[][][] pairs) {
-        return batch(step.create(pairs[0]), step.create(pairs[1]));
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    /** The largest |expected - actual| / max(1, |expected|, |actual|), as Tensors.assertClose measures it. */
-    private static double relativeError(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, "number of values");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (!Float.isFinite(actual[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]) / scale);
-        }
-        return worst;
-    }
-
-    private static double[] flatten(double[][] rows) {
-        return Arrays.stream(rows).flatMapToDouble(Arrays::stream).toArray();
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
+        return LossFixtures.batch(TOWERS, step.create(pairs[0]), step.create(pairs[1]));
     }
 }

@@ -1,5 +1,12 @@
 package dev.modalign.plugins.siglip;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.assertMatches;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.withFlag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,41 +16,26 @@ import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
-import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
-import dev.modalign.testkit.Tensors;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
 import java.lang.reflect.RecordComponent;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,7 +46,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * computed with numpy in float64 (hand-derived gradients, checked there against finite
  * differences), and its parameters, metrics and validation.
  */
-class SigLipLossTest {
+class SigLipLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final List<String> TOWERS = List.of("image", "text");
@@ -73,28 +65,8 @@ class SigLipLossTest {
             double gradLogitScale,
             double gradBias) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Arguments> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = SigLipLossTest.class.getResourceAsStream("/siglip_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            List<ReferenceCase> cases = gson.fromJson(reader, ReferenceFile.class).cases();
-            return cases.stream().flatMap(c -> Stream.of(
-                    Arguments.of(Named.of(c.name(), c), true), Arguments.of(Named.of(c.name(), c), false)));
-        }
+    static Stream<Arguments> referenceCases() {
+        return withFlag(cases("/siglip_reference.json", ReferenceCase.class), ReferenceCase::name, c -> true);
     }
 
     @ParameterizedTest(name = "{0}, learnable={1}")
@@ -106,27 +78,20 @@ class SigLipLossTest {
                     "logit_scale starts at float32(log(1 / temperature)), as the reference assumes");
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
-                collector.backward(output.value());
-            }
-            Tensors.assertClose(new float[] {(float) reference.loss()}, new float[] {output.value().getFloat()},
-                    REFERENCE_TOLERANCE, reference.name() + " loss");
-            Tensors.assertClose(flatten(reference.gradA()), a.getGradient().toFloatArray(), REFERENCE_TOLERANCE,
+            LossOutput output = computeWithGradients(loss, batch(TOWERS, a, b), step(step));
+            assertMatches(reference.loss(), output.value(), REFERENCE_TOLERANCE, reference.name() + " loss");
+            assertMatches(reference.gradA(), a.getGradient(), REFERENCE_TOLERANCE,
                     reference.name() + " gradient with respect to the first tower's raw embeddings");
-            Tensors.assertClose(flatten(reference.gradB()), b.getGradient().toFloatArray(), REFERENCE_TOLERANCE,
+            assertMatches(reference.gradB(), b.getGradient(), REFERENCE_TOLERANCE,
                     reference.name() + " gradient with respect to the second tower's raw embeddings");
             if (learnable) {
-                Tensors.assertClose(new float[] {(float) reference.gradLogitScale()},
-                        new float[] {loss.parameters().get(0).getArray().getGradient().getFloat()},
+                assertMatches(reference.gradLogitScale(), loss.parameters().get(0).getArray().getGradient(),
                         REFERENCE_TOLERANCE, reference.name() + " gradient with respect to logit_scale");
-                Tensors.assertClose(new float[] {(float) reference.gradBias()},
-                        new float[] {loss.parameters().get(1).getArray().getGradient().getFloat()},
+                assertMatches(reference.gradBias(), loss.parameters().get(1).getArray().getGradient(),
                         REFERENCE_TOLERANCE, reference.name() + " gradient with respect to logit_bias");
             }
         }
@@ -162,10 +127,10 @@ class SigLipLossTest {
         try (NDManager step = manager.newSubManager()) {
             NDArray a = step.eye(5);
             // Positives: 10 * 1 - 10 = 0, each costs log 2; negatives: 10 * 0 - 10, each log(1 + e^-10).
-            float matched = loss.compute(batch(a, a.mul(7)), step(step)).value().getFloat();
+            float matched = loss.compute(batch(TOWERS, a, a.mul(7)), step(step)).value().getFloat();
             assertEquals(Math.log(2) + 4 * Math.log1p(Math.exp(-10)), matched, 1e-6);
             // Shuffled: each row has one negative at logit 0 and its positive at -10.
-            float shuffled = loss.compute(batch(a, a.flip(0)), step(step)).value().getFloat();
+            float shuffled = loss.compute(batch(TOWERS, a, a.flip(0)), step(step)).value().getFloat();
             // Row 2 of a flipped 5x5 identity is its own partner: one matched positive, the rest as above.
             double expected = (4 * (Math.log1p(Math.exp(10)) + Math.log(2) + 3 * Math.log1p(Math.exp(-10)))
                     + (Math.log(2) + 4 * Math.log1p(Math.exp(-10)))) / 5;
@@ -183,7 +148,7 @@ class SigLipLossTest {
             b.setRequiresGradient(true);
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
+                output = loss.compute(batch(TOWERS, a, b), step(step));
                 for (Map.Entry<String, NDArray> metric : output.metrics().entrySet()) {
                     // Back-propagating from a detached array fails: it is in no graph.
                     assertThrows(EngineException.class, () -> collector.backward(metric.getValue()),
@@ -235,47 +200,10 @@ class SigLipLossTest {
     }
 
     private Loss newLoss(SigLipLoss.Params params) {
-        Loss loss = SigLipPlugin.SIGLIP.create(params, context(TOWERS));
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(SigLipPlugin.SIGLIP, params, context(TOWERS), manager);
     }
 
     private static ComponentContext context(List<String> towers) {
         return TestContext.builder().optTowers(towers, 4).build();
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static float[] flatten(double[][] rows) {
-        int width = rows.length == 0 ? 0 : rows[0].length;
-        float[] values = new float[rows.length * width];
-        for (int i = 0; i < rows.length; i++) {
-            for (int j = 0; j < width; j++) {
-                values[i * width + j] = (float) rows[i][j];
-            }
-        }
-        return values;
     }
 }

@@ -32,7 +32,7 @@ class SoftMultilabelLossContractTest extends AbstractLossContractTest<SoftMultil
 
     @Override
     protected ComponentContext context() {
-        return new TowersContext(towers(), Map.of("a", embedDim(), "b", embedDim(), "tags", CLASSES));
+        return SoftMultilabelLossTest.context(towers(), Map.of("a", embedDim(), "b", embedDim(), "tags", CLASSES));
     }
 
     @Override

@@ -1,5 +1,11 @@
 package dev.modalign.plugins.supcon;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.assertMatches;
+import static dev.modalign.testkit.ReferenceVectors.cases;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,39 +16,22 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.DataException;
-import dev.modalign.api.EncodedBatch;
-import dev.modalign.api.InputSpec;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.Tensors;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
-import java.util.TreeMap;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,7 +42,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * computed with numpy in float64 (hand-derived gradients, checked there against finite
  * differences), and its labels, metrics and validation.
  */
-class SupConLossTest {
+class SupConLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
 
@@ -68,26 +57,8 @@ class SupConLossTest {
             int anchorsWithoutPositives,
             double[][][] grads) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Named<ReferenceCase>> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = SupConLossTest.class.getResourceAsStream("/supcon_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            return gson.fromJson(reader, ReferenceFile.class).cases().stream().map(c -> Named.of(c.name(), c));
-        }
+    static Stream<Named<ReferenceCase>> referenceCases() {
+        return cases("/supcon_reference.json", ReferenceCase.class).stream().map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -98,20 +69,16 @@ class SupConLossTest {
         try (NDManager step = manager.newSubManager()) {
             List<NDArray> views = new ArrayList<>();
             for (double[][] view : reference.views()) {
-                NDArray array = step.create(toFloat(view));
+                NDArray array = array(step, view);
                 array.setRequiresGradient(true);
                 views.add(array);
             }
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(towers, views, step.create(reference.labels())), step(step));
-                collector.backward(output.value());
-            }
-            Tensors.assertClose(new float[] {(float) reference.loss()}, new float[] {output.value().getFloat()},
-                    REFERENCE_TOLERANCE, reference.name() + " loss");
+            LossOutput output = computeWithGradients(loss, batch(towers, views, step.create(reference.labels())),
+                    step(step));
+            assertMatches(reference.loss(), output.value(), REFERENCE_TOLERANCE, reference.name() + " loss");
             for (int k = 0; k < views.size(); k++) {
-                Tensors.assertClose(flatten(reference.grads()[k]), views.get(k).getGradient().toFloatArray(),
-                        REFERENCE_TOLERANCE, reference.name() + " gradient with respect to tower " + towers.get(k));
+                assertMatches(reference.grads()[k], views.get(k).getGradient(), REFERENCE_TOLERANCE,
+                        reference.name() + " gradient with respect to tower " + towers.get(k));
             }
             assertEquals(reference.anchorsWithoutPositives(),
                     output.metrics().get("anchors_without_positives").getFloat(), reference.name());
@@ -185,7 +152,8 @@ class SupConLossTest {
         InvalidParamException twice = assertThrows(InvalidParamException.class,
                 () -> new SupConLoss(params, TestContext.builder().optTowers(List.of("a", "a"), 4).build()));
         assertEquals("towers", twice.key());
-        ComponentContext mixed = new DimsContext(Map.of("image", 128, "text", 64));
+        ComponentContext mixed = TestContext.builder().optTowers(List.of("image", "text"))
+                .optEmbedDims(Map.of("image", 128, "text", 64)).build();
         InvalidParamException dims = assertThrows(InvalidParamException.class, () -> new SupConLoss(params, mixed));
         assertEquals("towers", dims.key());
         assertTrue(dims.getMessage().contains("image: 128, text: 64"), dims.getMessage());
@@ -223,71 +191,4 @@ class SupConLossTest {
         return IntStream.range(0, count).mapToObj(k -> "tower" + k).toList();
     }
 
-    private static EncodedBatch batch(List<String> towers, List<NDArray> embeddings, NDArray labels) {
-        Map<String, TowerOutput> outputs = new LinkedHashMap<>();
-        for (int k = 0; k < towers.size(); k++) {
-            outputs.put(towers.get(k), new TowerOutput(embeddings.get(k)));
-        }
-        return new EncodedBatch(outputs, labels);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static float[] flatten(double[][] rows) {
-        int width = rows.length == 0 ? 0 : rows[0].length;
-        float[] values = new float[rows.length * width];
-        for (int i = 0; i < rows.length; i++) {
-            for (int j = 0; j < width; j++) {
-                values[i * width + j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    /** A context whose towers have different embedding sizes, which TestContext cannot express. */
-    private record DimsContext(Map<String, Integer> dims) implements ComponentContext {
-
-        @Override
-        public long seed() {
-            return 0;
-        }
-
-        @Override
-        public List<String> towers() {
-            return List.copyOf(new TreeMap<>(dims).keySet());
-        }
-
-        @Override
-        public int embedDim(String tower) {
-            return dims.get(tower);
-        }
-
-        @Override
-        public InputSpec input() {
-            throw new UnsupportedOperationException("losses have no input");
-        }
-
-        @Override
-        public Path cacheDir() {
-            return Path.of(".");
-        }
-
-        @Override
-        public Path baseDir() {
-            return Path.of(".");
-        }
-    }
 }

@@ -34,7 +34,7 @@ class TclLossContractTest extends AbstractLossContractTest<TclLoss.Params> {
 
     @Override
     protected ComponentContext context() {
-        return new TowersContext(towers(), Map.of("a", embedDim(), "b", embedDim(), "a_view", embedDim(),
+        return TclLossTest.context(towers(), Map.of("a", embedDim(), "b", embedDim(), "a_view", embedDim(),
                 "b_view", embedDim()));
     }
 

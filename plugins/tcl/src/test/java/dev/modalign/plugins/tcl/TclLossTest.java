@@ -1,5 +1,11 @@
 package dev.modalign.plugins.tcl;
 
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.assertMatches;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.withFlag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,13 +18,9 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
@@ -26,24 +28,16 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
 import dev.modalign.api.TowerOutput;
-import dev.modalign.testkit.Tensors;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
+import dev.modalign.testkit.TestContext;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,7 +48,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * numpy in float64 (hand-derived gradients, checked there against finite differences), and its
  * masking, metrics, temperature and validation.
  */
-class TclLossTest {
+class TclLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     private static final List<String> TOWERS = List.of("image", "text");
@@ -82,30 +76,10 @@ class TclLossTest {
             Map<String, double[][][]> gradTokens,
             double gradTemperature) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Arguments> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = TclLossTest.class.getResourceAsStream("/tcl_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            List<ReferenceCase> cases = gson.fromJson(reader, ReferenceFile.class).cases();
-            // A fixed temperature is the parameter's value; only an optimiser step can leave it outside the clamp.
-            return cases.stream().flatMap(c -> c.temperatureValue() != (float) c.temperature()
-                    ? Stream.of(Arguments.of(Named.of(c.name(), c), true))
-                    : Stream.of(Arguments.of(Named.of(c.name(), c), true), Arguments.of(Named.of(c.name(), c), false)));
-        }
+    static Stream<Arguments> referenceCases() {
+        // A fixed temperature is the parameter's value; only an optimiser step can leave it outside the clamp.
+        return withFlag(cases("/tcl_reference.json", ReferenceCase.class), ReferenceCase::name,
+                c -> c.temperatureValue() == (float) c.temperature());
     }
 
     @ParameterizedTest(name = "{0}, learnable={1}")
@@ -116,7 +90,7 @@ class TclLossTest {
                 reference.imcWeight(), reference.lmiWeight());
         Map<String, Integer> dims = new LinkedHashMap<>();
         reference.embeddings().forEach((name, rows) -> dims.put(name, rows[0].length));
-        Loss loss = newLoss(params, new TowersContext(reference.towers(), dims));
+        Loss loss = newLoss(params, context(reference.towers(), dims));
         if (learnable) {
             loss.parameters().get(0).getArray().set(new float[] {(float) reference.temperatureValue()});
         }
@@ -126,7 +100,7 @@ class TclLossTest {
             Map<String, NDArray> tokens = new LinkedHashMap<>();
             for (Map.Entry<String, double[][]> entry : reference.embeddings().entrySet()) {
                 String name = entry.getKey();
-                NDArray embedding = step.create(toFloat(entry.getValue()));
+                NDArray embedding = array(step, entry.getValue());
                 embedding.setRequiresGradient(true);
                 embeddings.put(name, embedding);
                 double[][][] tokenValues = reference.tokens().get(name);
@@ -134,21 +108,15 @@ class TclLossTest {
                     towers.put(name, new TowerOutput(embedding));
                     continue;
                 }
-                NDArray tokenArray = step.create(flatten(tokenValues),
-                        new Shape(tokenValues.length, tokenValues[0].length, tokenValues[0][0].length));
+                NDArray tokenArray = array(step, tokenValues);
                 tokenArray.setRequiresGradient(true);
                 tokens.put(name, tokenArray);
                 double[][] mask = reference.masks().get(name);
-                towers.put(name, new TowerOutput(embedding, tokenArray, mask == null ? null : step.create(toFloat(mask))));
+                towers.put(name, new TowerOutput(embedding, tokenArray, mask == null ? null : array(step, mask)));
             }
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(new EncodedBatch(towers, null), step(step));
-                collector.backward(output.value());
-            }
+            LossOutput output = computeWithGradients(loss, new EncodedBatch(towers, null), step(step));
             String name = reference.name();
-            Tensors.assertClose(new float[] {(float) reference.loss()}, new float[] {output.value().getFloat()},
-                    REFERENCE_TOLERANCE, name + " loss");
+            assertMatches(reference.loss(), output.value(), REFERENCE_TOLERANCE, name + " loss");
             for (Map.Entry<String, Double> term : reference.terms().entrySet()) {
                 double weight = switch (term.getKey()) {
                     case "cma" -> reference.cmaWeight();
@@ -156,24 +124,21 @@ class TclLossTest {
                     default -> reference.lmiWeight();
                 };
                 if (weight > 0) {
-                    Tensors.assertClose(new float[] {term.getValue().floatValue()},
-                            new float[] {output.metrics().get(term.getKey()).getFloat()}, REFERENCE_TOLERANCE,
+                    assertMatches(term.getValue(), output.metrics().get(term.getKey()), REFERENCE_TOLERANCE,
                             name + " term " + term.getKey());
                 }
             }
             for (Map.Entry<String, NDArray> embedding : embeddings.entrySet()) {
-                Tensors.assertClose(flatten(reference.gradEmbeddings().get(embedding.getKey())),
-                        embedding.getValue().getGradient().toFloatArray(), REFERENCE_TOLERANCE,
+                assertMatches(reference.gradEmbeddings().get(embedding.getKey()), embedding.getValue().getGradient(),
+                        REFERENCE_TOLERANCE,
                         name + " gradient with respect to the embeddings of " + embedding.getKey());
             }
             for (Map.Entry<String, NDArray> tokenArray : tokens.entrySet()) {
-                Tensors.assertClose(flatten(reference.gradTokens().get(tokenArray.getKey())),
-                        tokenArray.getValue().getGradient().toFloatArray(), REFERENCE_TOLERANCE,
-                        name + " gradient with respect to the tokens of " + tokenArray.getKey());
+                assertMatches(reference.gradTokens().get(tokenArray.getKey()), tokenArray.getValue().getGradient(),
+                        REFERENCE_TOLERANCE, name + " gradient with respect to the tokens of " + tokenArray.getKey());
             }
             if (learnable) {
-                Tensors.assertClose(new float[] {(float) reference.gradTemperature()},
-                        new float[] {loss.parameters().get(0).getArray().getGradient().getFloat()},
+                assertMatches(reference.gradTemperature(), loss.parameters().get(0).getArray().getGradient(),
                         REFERENCE_TOLERANCE, name + " gradient with respect to the temperature");
             }
         }
@@ -182,7 +147,7 @@ class TclLossTest {
     @Test
     void paddingTokensChangeNothing() {
         Loss loss = newLoss(new TclLoss.Params(0.1, false, 0.001, 0.5, Map.of("text", "text_view"), List.of("text"),
-                1, 1, 1), new TowersContext(TOWERS, DIMS));
+                1, 1, 1), context(TOWERS, DIMS));
         try (NDManager step = manager.newSubManager()) {
             Engine.getInstance().setRandomSeed(5);
             NDArray image = step.randomNormal(new Shape(3, 4));
@@ -205,7 +170,7 @@ class TclLossTest {
     @Test
     void aTowerWithoutTokensInLmiTowersIsAnErrorNamingItAndTheFixes() {
         Loss loss = newLoss(new TclLoss.Params(0.07, true, 0.001, 0.5, Map.of("image", "image_view"), List.of(),
-                1, 1, 1), new TowersContext(TOWERS, DIMS));
+                1, 1, 1), context(TOWERS, DIMS));
         try (NDManager step = manager.newSubManager()) {
             Map<String, TowerOutput> towers = new LinkedHashMap<>();
             for (String name : List.of("image", "text", "image_view")) {
@@ -220,7 +185,7 @@ class TclLossTest {
         }
         // Without LMI, the same batch is fine.
         Loss withoutLmi = newLoss(new TclLoss.Params(0.07, true, 0.001, 0.5, Map.of("image", "image_view"), List.of(),
-                1, 1, 0), new TowersContext(TOWERS, DIMS));
+                1, 1, 0), context(TOWERS, DIMS));
         try (NDManager step = manager.newSubManager()) {
             Map<String, TowerOutput> towers = new LinkedHashMap<>();
             for (String name : List.of("image", "text", "image_view")) {
@@ -234,7 +199,7 @@ class TclLossTest {
     @Test
     void metricsAreDetachedAndTheTemperatureIsClampedAfterEachStep() {
         Loss loss = newLoss(new TclLoss.Params(0.07, true, 0.001, 0.5, Map.of("text", "text_view"), List.of("text"),
-                1, 1, 1), new TowersContext(TOWERS, DIMS));
+                1, 1, 1), context(TOWERS, DIMS));
         Parameter temperature = loss.parameters().get(0);
         assertEquals("temperature", temperature.getName());
         assertEquals(0.07f, temperature.getArray().getFloat());
@@ -264,23 +229,23 @@ class TclLossTest {
             assertEquals(0.2f, temperature.getArray().getFloat(), "a temperature inside the clamp is left alone");
         }
         assertEquals(List.of(), newLoss(new TclLoss.Params(0.07, false, 0.001, 0.5, Map.of("text", "text_view"),
-                List.of(), 1, 1, 1), new TowersContext(TOWERS, DIMS)).parameters());
+                List.of(), 1, 1, 1), context(TOWERS, DIMS)).parameters());
     }
 
     @Test
     void rejectsBadTowersViewsAndWeightsByTheirKeys() {
-        TowersContext context = new TowersContext(TOWERS, DIMS);
+        ComponentContext context = context(TOWERS, DIMS);
         Map<String, String> views = Map.of("image", "image_view");
-        assertKey("towers", () -> new TclLoss(params(views, List.of(), 1), new TowersContext(List.of("image"), DIMS)));
+        assertKey("towers", () -> new TclLoss(params(views, List.of(), 1), context(List.of("image"), DIMS)));
         assertKey("towers", () -> new TclLoss(params(views, List.of(), 1),
-                new TowersContext(List.of("image", "image"), DIMS)));
+                context(List.of("image", "image"), DIMS)));
         assertKey("views.audio", () -> new TclLoss(params(Map.of("audio", "image_view"), List.of(), 1), context));
         assertKey("views.image", () -> new TclLoss(params(Map.of("image", "text"), List.of(), 1), context));
         assertKey("views.text", () -> new TclLoss(params(Map.of("image", "image_view", "text", "image_view"),
                 List.of(), 1), context));
         assertKey("views.image", () -> new TclLoss(params(Map.of("image", "nowhere"), List.of(), 1), context));
         assertKey("views.image", () -> new TclLoss(params(views, List.of(), 1),
-                new TowersContext(TOWERS, Map.of("image", 4, "text", 4, "image_view", 8))));
+                context(TOWERS, Map.of("image", 4, "text", 4, "image_view", 8))));
         InvalidParamException noViews = assertThrows(InvalidParamException.class,
                 () -> new TclLoss(params(Map.of(), List.of(), 1), context));
         assertEquals("views", noViews.key());
@@ -315,11 +280,12 @@ class TclLossTest {
     }
 
     private Loss newLoss(TclLoss.Params params, ComponentContext context) {
-        Loss loss = TclPlugin.TCL.create(params, context);
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(TclPlugin.TCL, params, context, manager);
+    }
+
+    /** The loss's towers, and the embedding size of every tower of the run (the views among them). */
+    static ComponentContext context(List<String> towers, Map<String, Integer> embedDims) {
+        return TestContext.builder().optTowers(towers).optEmbedDims(embedDims).build();
     }
 
     private static EncodedBatch batch(NDArray image, NDArray text, NDArray textView, NDArray tokens, NDArray mask) {
@@ -328,40 +294,5 @@ class TclLossTest {
         towers.put("text", new TowerOutput(text));
         towers.put("text_view", new TowerOutput(textView, tokens, mask));
         return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static float[] flatten(double[][] rows) {
-        int width = rows[0].length;
-        float[] values = new float[rows.length * width];
-        for (int i = 0; i < rows.length; i++) {
-            for (int j = 0; j < width; j++) {
-                values[i * width + j] = (float) rows[i][j];
-            }
-        }
-        return values;
-    }
-
-    private static float[] flatten(double[][][] blocks) {
-        int size = blocks[0].length * blocks[0][0].length;
-        float[] values = new float[blocks.length * size];
-        for (int i = 0; i < blocks.length; i++) {
-            System.arraycopy(flatten(blocks[i]), 0, values, i * size, size);
-        }
-        return values;
     }
 }

@@ -1,5 +1,11 @@
 package dev.modalign.plugins.tempnet;
 
+import static dev.modalign.testkit.LossFixtures.batch;
+import static dev.modalign.testkit.LossFixtures.computeWithGradients;
+import static dev.modalign.testkit.LossFixtures.step;
+import static dev.modalign.testkit.ReferenceVectors.array;
+import static dev.modalign.testkit.ReferenceVectors.cases;
+import static dev.modalign.testkit.ReferenceVectors.relativeError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,38 +17,25 @@ import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
-import com.google.gson.FieldNamingPolicy;
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.modalign.api.ComponentContext;
-import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.ModalignApi;
 import dev.modalign.api.Plugin;
-import dev.modalign.api.StepContext;
-import dev.modalign.api.TowerOutput;
+import dev.modalign.testkit.LossFixtures;
+import dev.modalign.testkit.ManagerPerTest;
 import dev.modalign.testkit.TestContext;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,7 +46,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * with numpy in float64 (hand-derived gradients with respect to both towers and every network weight,
  * checked there against finite differences), and its network, metrics and errors.
  */
-class TempNetLossTest {
+class TempNetLossTest extends ManagerPerTest {
 
     private static final double REFERENCE_TOLERANCE = 1e-5;
     /**
@@ -88,59 +81,37 @@ class TempNetLossTest {
             Map<String, Object> gradNetA,
             Map<String, Object> gradNetB) {}
 
-    record ReferenceFile(String description, List<ReferenceCase> cases) {}
-
-    private NDManager manager;
-
-    @BeforeEach
-    void openManager() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void closeManager() {
-        manager.close();
-    }
-
-    static Stream<Named<ReferenceCase>> referenceCases() throws IOException {
-        Gson gson = new GsonBuilder().setFieldNamingPolicy(FieldNamingPolicy.LOWER_CASE_WITH_UNDERSCORES).create();
-        try (InputStream stream = TempNetLossTest.class.getResourceAsStream("/tempnet_reference.json");
-                Reader reader = new InputStreamReader(stream, StandardCharsets.UTF_8)) {
-            return gson.fromJson(reader, ReferenceFile.class).cases().stream().map(c -> Named.of(c.name(), c));
-        }
+    static Stream<Named<ReferenceCase>> referenceCases() {
+        return cases("/tempnet_reference.json", ReferenceCase.class).stream().map(c -> Named.of(c.name(), c));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("referenceCases")
     void matchesTheReferenceLossAndGradients(ReferenceCase reference) {
         int dim = reference.a()[0].length;
-        int prototypes = flatten(reference.netA().get("out_weight")).length;
+        int prototypes = flattenJson(reference.netA().get("out_weight")).length;
         Loss loss = newLoss(new TempNetLoss.Params(reference.rho(), reference.tauMin(), reference.tauMax(), prototypes),
                 dim, 7);
         List<Parameter> parameters = loss.parameters();
         for (int k = 0; k < WEIGHTS.size(); k++) {
-            parameters.get(k).getArray().set(flatten(reference.netA().get(WEIGHTS.get(k))));
-            parameters.get(WEIGHTS.size() + k).getArray().set(flatten(reference.netB().get(WEIGHTS.get(k))));
+            parameters.get(k).getArray().set(flattenJson(reference.netA().get(WEIGHTS.get(k))));
+            parameters.get(WEIGHTS.size() + k).getArray().set(flattenJson(reference.netB().get(WEIGHTS.get(k))));
         }
         try (NDManager step = manager.newSubManager()) {
-            NDArray a = step.create(toFloat(reference.a()));
-            NDArray b = step.create(toFloat(reference.b()));
+            NDArray a = array(step, reference.a());
+            NDArray b = array(step, reference.b());
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
-            LossOutput output;
-            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
-                collector.backward(output.value());
-            }
-            double valueError = relativeError(new double[] {reference.loss()}, new float[] {output.value().getFloat()});
-            double towerError = Math.max(relativeError(flattenRows(reference.gradA()), a.getGradient().toFloatArray()),
-                    relativeError(flattenRows(reference.gradB()), b.getGradient().toFloatArray()));
+            LossOutput output = computeWithGradients(loss, batch(TOWERS, a, b), step(step));
+            double valueError = relativeError(reference.loss(), output.value());
+            double towerError = Math.max(relativeError(reference.gradA(), a.getGradient()),
+                    relativeError(reference.gradB(), b.getGradient()));
             double networkError = 0;
             double networkShapeError = 0;
             for (int k = 0; k < WEIGHTS.size(); k++) {
                 for (int net = 0; net < 2; net++) {
                     Map<String, Object> expected = net == 0 ? reference.gradNetA() : reference.gradNetB();
-                    double[] want = toDouble(flatten(expected.get(WEIGHTS.get(k))));
+                    double[] want = toDouble(flattenJson(expected.get(WEIGHTS.get(k))));
                     float[] found = parameters.get(net * WEIGHTS.size() + k).getArray().getGradient().toFloatArray();
                     networkError = Math.max(networkError, relativeError(want, found));
                     networkShapeError = Math.max(networkShapeError, arrayRelativeError(want, found));
@@ -219,7 +190,7 @@ class TempNetLossTest {
             b.setRequiresGradient(true);
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
+                output = loss.compute(batch(TOWERS, a, b), step(step));
                 for (Map.Entry<String, NDArray> metric : output.metrics().entrySet()) {
                     assertThrows(EngineException.class, () -> collector.backward(metric.getValue()),
                             "the metric " + metric.getKey() + " must be detached from the graph");
@@ -257,7 +228,7 @@ class TempNetLossTest {
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                collector.backward(loss.compute(batch(a, b), step(step)).value());
+                collector.backward(loss.compute(batch(TOWERS, a, b), step(step)).value());
             }
             return loss.parameters().get(5).getArray().getGradient().getFloat()
                     + loss.parameters().get(11).getArray().getGradient().getFloat();
@@ -274,7 +245,7 @@ class TempNetLossTest {
             b.setRequiresGradient(true);
             LossOutput output;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                output = loss.compute(batch(a, b), step(step));
+                output = loss.compute(batch(TOWERS, a, b), step(step));
                 collector.backward(output.value());
             }
             assertEquals(0f, output.value().getFloat());
@@ -293,7 +264,8 @@ class TempNetLossTest {
                     () -> new TempNetLoss(new TempNetLoss.Params(7, 0.005, 0.05, 4), context(towers, 4, 7)));
             assertEquals("towers", error.key());
         }
-        ComponentContext mixed = new MixedDimensions();
+        // Towers image (4 dimensions) and text (8).
+        ComponentContext mixed = TestContext.builder().optTowers(TOWERS, 4).optEmbedDims(Map.of("text", 8)).build();
         assertTrue(assertThrows(InvalidParamException.class,
                 () -> new TempNetLoss(new TempNetLoss.Params(7, 0.005, 0.05, 4), mixed)).getMessage()
                 .contains("same embed_dim"));
@@ -319,76 +291,13 @@ class TempNetLossTest {
     }
 
     private Loss newLoss(TempNetLoss.Params params, int dim, long seed) {
-        Loss loss = TempNetPlugin.TEMPNET.create(params, context(TOWERS, dim, seed));
-        for (Parameter parameter : loss.parameters()) {
-            parameter.initialize(manager, DataType.FLOAT32);
-        }
-        return loss;
+        return LossFixtures.newLoss(TempNetPlugin.TEMPNET, params, context(TOWERS, dim, seed), manager);
     }
 
     private static ComponentContext context(List<String> towers, int dim, long seed) {
         return TestContext.builder().optSeed(seed).optTowers(towers, dim).build();
     }
 
-    /** Towers image (4 dimensions) and text (8). */
-    private static final class MixedDimensions implements ComponentContext {
-        private final ComponentContext base = context(TOWERS, 4, 7);
-
-        @Override
-        public long seed() {
-            return 7;
-        }
-
-        @Override
-        public List<String> towers() {
-            return TOWERS;
-        }
-
-        @Override
-        public int embedDim(String tower) {
-            return tower.equals("text") ? 8 : 4;
-        }
-
-        @Override
-        public dev.modalign.api.InputSpec input() {
-            return null;
-        }
-
-        @Override
-        public java.nio.file.Path cacheDir() {
-            return base.cacheDir();
-        }
-
-        @Override
-        public java.nio.file.Path baseDir() {
-            return base.baseDir();
-        }
-    }
-
-    private static EncodedBatch batch(NDArray first, NDArray second) {
-        Map<String, TowerOutput> towers = new LinkedHashMap<>();
-        towers.put(TOWERS.get(0), new TowerOutput(first));
-        towers.put(TOWERS.get(1), new TowerOutput(second));
-        return new EncodedBatch(towers, null);
-    }
-
-    private static StepContext step(NDManager step) {
-        return new StepContext(0, 0, 1, new Random(0), step, true);
-    }
-
-    /** The largest |expected - actual| / max(1, |expected|, |actual|), as Tensors.assertClose measures it. */
-    static double relativeError(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length, "number of values");
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (!Float.isFinite(actual[i])) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double scale = Math.max(1.0, Math.max(Math.abs(expected[i]), Math.abs(actual[i])));
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]) / scale);
-        }
-        return worst;
-    }
 
     /**
      * The largest |expected - actual| over the largest |expected| of the array; 0 for an array whose
@@ -407,14 +316,14 @@ class TempNetLossTest {
     }
 
     /** A JSON number, vector or matrix (as Gson reads it into Object) flattened to float32 values. */
-    private static float[] flatten(Object json) {
+    private static float[] flattenJson(Object json) {
         if (json instanceof Number number) {
             return new float[] {number.floatValue()};
         }
         List<?> items = (List<?>) json;
         float[] out = new float[0];
         for (Object item : items) {
-            float[] part = flatten(item);
+            float[] part = flattenJson(item);
             float[] joined = Arrays.copyOf(out, out.length + part.length);
             System.arraycopy(part, 0, joined, out.length, part.length);
             out = joined;
@@ -430,24 +339,9 @@ class TempNetLossTest {
         return out;
     }
 
-    private static double[] flattenRows(double[][] rows) {
-        return Arrays.stream(rows).flatMapToDouble(Arrays::stream).toArray();
-    }
-
     private static double[] concat(double[] first, double[] second) {
         double[] joined = Arrays.copyOf(first, first.length + second.length);
         System.arraycopy(second, 0, joined, first.length, second.length);
         return joined;
-    }
-
-    private static float[][] toFloat(double[][] rows) {
-        float[][] values = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            values[i] = new float[rows[i].length];
-            for (int j = 0; j < rows[i].length; j++) {
-                values[i][j] = (float) rows[i][j];
-            }
-        }
-        return values;
     }
 }
