@@ -38,6 +38,9 @@ public final class YamlDocument {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new UserError("no such file: " + file + " (paths are relative to the current directory)");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new UserError(file + " is not UTF-8 text; an experiment file is YAML written in UTF-8 (is this the right"
+                    + " file?)");
         } catch (IOException e) {
             throw new UserError("cannot read " + file + ": " + e.getMessage());
         }
