@@ -15,6 +15,7 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import dev.modalign.clustering.KMeans;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

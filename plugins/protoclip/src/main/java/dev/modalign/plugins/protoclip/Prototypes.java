@@ -1,5 +1,7 @@
 package dev.modalign.plugins.protoclip;
 
+import dev.modalign.clustering.KMeans;
+
 /**
  * The prototypes of one clustering round, plain Java arrays (state of the loss, not parameters).
  *

@@ -1,5 +1,6 @@
 package dev.modalign.plugins.sbcl;
 
+import dev.modalign.clustering.KMeans;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;

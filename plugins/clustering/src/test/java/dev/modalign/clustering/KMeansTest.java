@@ -1,4 +1,4 @@
-package dev.modalign.plugins.protoclip;
+package dev.modalign.clustering;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

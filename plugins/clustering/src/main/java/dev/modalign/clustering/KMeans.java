@@ -1,29 +1,28 @@
-package dev.modalign.plugins.sbcl;
+package dev.modalign.clustering;
 
 import java.util.Arrays;
 import java.util.Random;
 
 /**
  * Lloyd's k-means with k-means++ seeding ("k-means++: The Advantages of Careful Seeding", Arthur and
- * Vassilvitskii, 2007) and restarts, with which SBCL splits each head class into subclasses (the
- * authors' code runs kmeans_pytorch on each class's features). Plain Java in double precision with a
- * seeded generator, so that a seed gives the same clusters on any machine. The same algorithm as the
- * protoclip plugin's: plugins have class loaders of their own and share no code but the API.
+ * Vassilvitskii, 2007) and restarts: the Euclidean clustering ProtoCLIP runs (with faiss) to find its
+ * prototypes and SBCL runs to split head classes into subclasses. Plain Java in double precision with a seeded generator, so that a seed gives the same
+ * clusters on any machine.
  *
  * <p>An iteration assigns each point to its nearest centroid (ties to the lower index) and moves each
  * centroid to its points' mean; it stops when no assignment changes or after {@code maxIterations}. A
  * cluster left empty is re-seeded with the point farthest from its own centroid, as faiss does with a
  * split of a large cluster. Of the restarts the one with the lowest inertia (sum of squared distances)
- * is kept.
+ * is kept, as faiss's {@code nredo}.
  */
-final class KMeans {
+public final class KMeans {
 
     /**
      * @param centroids [k][d], the cluster means
      * @param labels the nearest centroid of each point
      * @param inertia the sum of squared distances of the points to their centroids
      */
-    record Result(float[][] centroids, int[] labels, double inertia) {}
+    public record Result(float[][] centroids, int[] labels, double inertia) {}
 
     private KMeans() {}
 
@@ -32,7 +31,7 @@ final class KMeans {
      *
      * @throws IllegalArgumentException when k &lt; 1, k &gt; n or the points differ in length
      */
-    static Result fit(float[][] points, int k, int maxIterations, int restarts, long seed) {
+    public static Result fit(float[][] points, int k, int maxIterations, int restarts, long seed) {
         if (k < 1 || k > points.length) {
             throw new IllegalArgumentException("k-means needs 1 <= k <= the number of points, found k = " + k + " for "
                     + points.length + " points");
@@ -179,7 +178,7 @@ final class KMeans {
         return farthest;
     }
 
-    static double squaredDistance(float[] point, double[] centroid) {
+    public static double squaredDistance(float[] point, double[] centroid) {
         double sum = 0;
         for (int j = 0; j < point.length; j++) {
             double difference = point[j] - centroid[j];
