@@ -19,6 +19,9 @@ import ai.djl.ndarray.types.Shape;
  */
 public final class Scalars {
 
+    /** The floor of a norm that is divided by, as PyTorch's F.normalize. */
+    private static final double NORM_EPSILON = 1e-12;
+
     private Scalars() {}
 
     /** A 0-d array holding {@code value}, of {@code like}'s data type and device, in its manager. */
@@ -44,6 +47,19 @@ public final class Scalars {
     /** The element-wise larger of {@code x} and {@code value}. */
     public static NDArray maximum(NDArray x, double value) {
         return x.maximum(of(x, value));
+    }
+
+    /**
+     * {@code x} scaled to unit L2 norm along {@code axis}, as torch.nn.functional.normalize: {@code x /
+     * max(||x||, 1e-12)}, so a zero vector stays zero; differentiable.
+     */
+    public static NDArray normalise(NDArray x, int axis) {
+        return x.div(maximum(x.norm(new int[] {axis}, true), NORM_EPSILON));
+    }
+
+    /** Each row of a [B, D] array scaled to unit L2 norm: {@code normalise(x, 1)}. */
+    public static NDArray normalise(NDArray x) {
+        return normalise(x, 1);
     }
 
     /** The element-wise smaller of {@code x} and {@code value}. */

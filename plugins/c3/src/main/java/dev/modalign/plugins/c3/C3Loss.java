@@ -101,9 +101,6 @@ public final class C3Loss implements Loss {
         }
     }
 
-    /** Floor of a norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     private final Params params;
@@ -159,13 +156,13 @@ public final class C3Loss implements Loss {
      * or null for none; scaled here by noise_std.
      */
     LossOutput compute(EncodedBatch batch, NDManager manager, float[] firstNoise, float[] secondNoise) {
-        NDArray u = normalise(batch.tower(firstTower).embedding());
-        NDArray v = normalise(batch.tower(secondTower).embedding());
+        NDArray u = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray v = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(u.getShape().get(0));
         DataType dataType = u.getDataType();
 
-        NDArray w = normalise(corrupt(u.sub(centre(u, 0, manager)), firstNoise, manager));
-        NDArray z = normalise(corrupt(v.sub(centre(v, 1, manager)), secondNoise, manager));
+        NDArray w = Scalars.normalise(corrupt(u.sub(centre(u, 0, manager)), firstNoise, manager));
+        NDArray z = Scalars.normalise(corrupt(v.sub(centre(v, 1, manager)), secondNoise, manager));
         NDArray logits = Scalars.div(w.matMul(z.transpose()), params.temperature());
 
         NDArray diagonal = manager.eye(batchSize, batchSize, 0, dataType);
@@ -250,7 +247,7 @@ public final class C3Loss implements Loss {
 
     private static float[] batchMean(NDArray embedding) {
         NDArray detached = embedding.stopGradient();
-        return normalise(detached).mean(new int[] {0}).toType(DataType.FLOAT32, false).toFloatArray();
+        return Scalars.normalise(detached).mean(new int[] {0}).toType(DataType.FLOAT32, false).toFloatArray();
     }
 
     private static NDArray modalityGap(NDArray u, NDArray v) {
@@ -258,7 +255,4 @@ public final class C3Loss implements Loss {
         return difference.norm();
     }
 
-    private static NDArray normalise(NDArray x) {
-        return x.div(Scalars.maximum(x.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

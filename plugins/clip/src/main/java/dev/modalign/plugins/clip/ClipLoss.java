@@ -77,9 +77,6 @@ public final class ClipLoss implements Loss {
     /** The name of the learned parameter, as in CLIP's and OpenCLIP's checkpoints. */
     static final String LOGIT_SCALE = "logit_scale";
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     /** log(1 / temperature): the fixed logit scale, or the parameter's initial value. */
@@ -121,8 +118,8 @@ public final class ClipLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = normalise(batch.tower(firstTower).embedding());
-        NDArray b = normalise(batch.tower(secondTower).embedding());
+        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
 
@@ -169,10 +166,6 @@ public final class ClipLoss implements Loss {
             raw.attach(manager);
         }
         return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
-    }
-
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
     }
 
     /** In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. */

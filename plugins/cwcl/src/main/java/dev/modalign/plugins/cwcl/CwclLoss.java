@@ -100,9 +100,6 @@ public final class CwclLoss implements Loss {
     /** The name of the learned parameter, as in CLIP's checkpoints. */
     static final String LOGIT_SCALE = "logit_scale";
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     private final String teacher;
@@ -162,8 +159,8 @@ public final class CwclLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = normalise(batch.tower(firstTower).embedding());
-        NDArray b = normalise(batch.tower(secondTower).embedding());
+        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
 
@@ -193,7 +190,7 @@ public final class CwclLoss implements Loss {
 
     /** w_ij = (1 + cos(q_i, q_j)) / 2, detached. */
     private static NDArray similarityWeights(NDArray teacherEmbedding) {
-        NDArray q = normalise(teacherEmbedding.stopGradient());
+        NDArray q = Scalars.normalise(teacherEmbedding.stopGradient());
         return Scalars.div(Scalars.of(q, 1).add(q.matMul(q.transpose())), 2);
     }
 
@@ -234,7 +231,4 @@ public final class CwclLoss implements Loss {
         return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

@@ -65,9 +65,6 @@ public final class DebiasedContrastiveLoss implements Loss {
         }
     }
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     private final double temperature;
@@ -92,8 +89,8 @@ public final class DebiasedContrastiveLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = normalise(batch.tower(firstTower).embedding());
-        NDArray b = normalise(batch.tower(secondTower).embedding());
+        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
         NDArray logits = Scalars.div(a.matMul(b.transpose()), temperature);
         Direction firstToSecond = direction(logits, manager);
         Direction secondToFirst = direction(logits.transpose(), manager);
@@ -130,7 +127,4 @@ public final class DebiasedContrastiveLoss implements Loss {
         return new Direction(loss, clamped);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

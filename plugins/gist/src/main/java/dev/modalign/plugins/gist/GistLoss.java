@@ -88,9 +88,6 @@ public final class GistLoss implements Loss {
         }
     }
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     private final String firstGuide;
@@ -132,8 +129,8 @@ public final class GistLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray u = normalise(batch.tower(firstTower).embedding());
-        NDArray v = normalise(batch.tower(secondTower).embedding());
+        NDArray u = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray v = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(u.getShape().get(0));
         DataType dataType = u.getDataType();
         NDArray logits = Scalars.div(u.matMul(v.transpose()), params.temperature());
@@ -152,10 +149,10 @@ public final class GistLoss implements Loss {
 
     /** The masks of the class comment, from the guide's similarities taken without gradient. */
     GuideMasks guideMasks(EncodedBatch batch, int batchSize) {
-        NDArray first = normalise(batch.tower(firstGuide).embedding().stopGradient());
+        NDArray first = Scalars.normalise(batch.tower(firstGuide).embedding().stopGradient());
         NDArray second = secondGuide.equals(firstGuide)
                 ? first
-                : normalise(batch.tower(secondGuide).embedding().stopGradient());
+                : Scalars.normalise(batch.tower(secondGuide).embedding().stopGradient());
         float[] g = first.matMul(second.transpose()).toType(DataType.FLOAT32, false).toFloatArray();
         boolean[] firstToSecond = new boolean[batchSize * batchSize];
         boolean[] secondToFirst = new boolean[batchSize * batchSize];
@@ -189,7 +186,4 @@ public final class GistLoss implements Loss {
         return manager.create(values, new Shape(batchSize, batchSize)).toType(dataType, false);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

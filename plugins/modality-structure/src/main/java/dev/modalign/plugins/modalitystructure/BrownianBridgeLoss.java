@@ -94,9 +94,9 @@ public final class BrownianBridgeLoss implements Loss {
 
     /** The loss for the given bridge times, one per record. */
     LossOutput compute(EncodedBatch batch, NDManager manager, double[] times) {
-        NDArray x = UnitRows.of(batch.tower(start).embedding());
-        NDArray y = UnitRows.of(batch.tower(end).embedding());
-        NDArray m = UnitRows.of(batch.tower(intermediate).embedding());
+        NDArray x = Scalars.normalise(batch.tower(start).embedding());
+        NDArray y = Scalars.normalise(batch.tower(end).embedding());
+        NDArray m = Scalars.normalise(batch.tower(intermediate).embedding());
         int batchSize = Math.toIntExact(x.getShape().get(0));
         if (times.length != batchSize) {
             throw new IllegalArgumentException("brownian-bridge: " + times.length + " bridge times for a batch of "

@@ -113,8 +113,8 @@ public final class DeepFeatureSeparationLoss implements Loss {
             // arrays derived from it die with the step.
             NDArray head = heads.get(k).getArray().toType(shared.getDataType(), true);
             head.attach(manager);
-            NDArray sharedRows = UnitRows.of(shared);
-            NDArray specificRows = UnitRows.of(feature.matMul(head.transpose()));
+            NDArray sharedRows = Scalars.normalise(shared);
+            NDArray specificRows = Scalars.normalise(feature.matMul(head.transpose()));
             NDArray product = sharedRows.transpose().matMul(specificRows); // Z^T P, [D, D]
             long batchSize = shared.getShape().get(0);
             NDArray overlap = Scalars.div(product.mul(product).sum(), (double) batchSize * batchSize);

@@ -74,8 +74,8 @@ public final class GeometricConsistencyLoss implements Loss {
 
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
-        NDArray u = UnitRows.of(batch.tower(firstTower).embedding());
-        NDArray v = UnitRows.of(batch.tower(secondTower).embedding());
+        NDArray u = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray v = Scalars.normalise(batch.tower(secondTower).embedding());
         NDArray intraDifference = u.matMul(u.transpose()).sub(v.matMul(v.transpose()));
         NDArray crossSimilarity = u.matMul(v.transpose());
         NDArray interDifference = crossSimilarity.sub(crossSimilarity.transpose());

@@ -106,9 +106,6 @@ public final class PairwiseLoss implements Loss {
     /** The name of the learned parameter, as in CLIP's checkpoints. */
     static final String LOGIT_SCALE = "logit_scale";
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     /** Two towers, by index into {@link #towers}, and the weight of their loss. */
     record Pair(int first, int second, String name, double weight) {}
 
@@ -240,7 +237,7 @@ public final class PairwiseLoss implements Loss {
         NDManager manager = context.manager();
         List<NDArray> normalised = new ArrayList<>();
         for (String tower : towers) {
-            normalised.add(normalise(batch.tower(tower).embedding()));
+            normalised.add(Scalars.normalise(batch.tower(tower).embedding()));
         }
         NDArray first = normalised.get(0);
         int batchSize = Math.toIntExact(first.getShape().get(0));
@@ -298,7 +295,4 @@ public final class PairwiseLoss implements Loss {
         return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

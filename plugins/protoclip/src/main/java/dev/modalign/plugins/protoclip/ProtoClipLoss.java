@@ -136,8 +136,6 @@ public final class ProtoClipLoss implements Loss {
     }
 
     private static final System.Logger LOG = System.getLogger(ProtoClipLoss.class.getName());
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
 
     private final String imageTower;
     private final String textTower;
@@ -189,8 +187,8 @@ public final class ProtoClipLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray u = normalise(batch.tower(imageTower).embedding());
-        NDArray v = normalise(batch.tower(textTower).embedding());
+        NDArray u = Scalars.normalise(batch.tower(imageTower).embedding());
+        NDArray v = Scalars.normalise(batch.tower(textTower).embedding());
         int batchSize = Math.toIntExact(u.getShape().get(0));
         DataType dataType = u.getDataType();
 
@@ -299,7 +297,7 @@ public final class ProtoClipLoss implements Loss {
 
     /** The normalised, detached rows of an embedding as Java arrays. */
     private static float[][] rows(NDArray embedding) {
-        NDArray unit = normalise(embedding.stopGradient()).toType(DataType.FLOAT32, false);
+        NDArray unit = Scalars.normalise(embedding.stopGradient()).toType(DataType.FLOAT32, false);
         int batchSize = Math.toIntExact(unit.getShape().get(0));
         int dim = Math.toIntExact(unit.getShape().get(1));
         float[] flat = unit.toFloatArray();
@@ -342,7 +340,4 @@ public final class ProtoClipLoss implements Loss {
         return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

@@ -13,6 +13,7 @@ import dev.modalign.api.EvalContext;
 import dev.modalign.api.EvalResult;
 import dev.modalign.api.Evaluator;
 import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.Scalars;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -78,9 +79,6 @@ public final class RetrievalEvaluator implements Evaluator {
      * noise instead of tying.
      */
     static final float TIE_TOLERANCE = 1e-6f;
-
-    /** Floor of an embedding's norm: a zero embedding has similarity 0 with everything. */
-    private static final float NORM_EPSILON = 1e-12f;
 
     private final List<Integer> cutOffs;
     private final int blockSize;
@@ -184,7 +182,7 @@ public final class RetrievalEvaluator implements Evaluator {
 
     private static NDArray unitRows(NDArray embeddings) {
         NDArray values = embeddings.toType(DataType.FLOAT32, false);
-        return values.div(values.norm(new int[] {1}, true).maximum(NORM_EPSILON));
+        return Scalars.normalise(values);
     }
 
     /** Group ids as dense indices 0, 1, ... in order of first appearance. */

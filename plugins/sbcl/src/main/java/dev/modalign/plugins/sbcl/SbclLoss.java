@@ -143,9 +143,6 @@ public final class SbclLoss implements Loss {
     /** How far below the others a masked logit is pushed, in units of (1 + 1/t): exp(-1e6) is 0. */
     private static final double MASK_PENALTY = 1e6;
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private static final String NAME = "sbcl";
     private static final System.Logger LOG = System.getLogger(SbclLoss.class.getName());
 
@@ -209,7 +206,7 @@ public final class SbclLoss implements Loss {
         NDArray labels = requireLabels(batch);
         List<NDArray> normalised = new ArrayList<>();
         for (String tower : towers) {
-            normalised.add(normalise(batch.tower(tower).embedding()));
+            normalised.add(Scalars.normalise(batch.tower(tower).embedding()));
         }
         // NDArrays.concat of a single array returns a detached copy; one tower is its own view set.
         NDArray views = normalised.size() == 1 ? normalised.get(0) : NDArrays.concat(new NDList(normalised), 0);
@@ -303,7 +300,7 @@ public final class SbclLoss implements Loss {
         float[][] rows = null;
         int offset = 0;
         for (String tower : towers) {
-            NDArray unit = normalise(batch.tower(tower).embedding().stopGradient()).toType(DataType.FLOAT32, false);
+            NDArray unit = Scalars.normalise(batch.tower(tower).embedding().stopGradient()).toType(DataType.FLOAT32, false);
             int batchSize = Math.toIntExact(unit.getShape().get(0));
             int dim = Math.toIntExact(unit.getShape().get(1));
             if (rows == null) {
@@ -337,7 +334,4 @@ public final class SbclLoss implements Loss {
         return labels;
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

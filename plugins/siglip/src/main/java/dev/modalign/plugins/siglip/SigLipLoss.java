@@ -79,9 +79,6 @@ public final class SigLipLoss implements Loss {
     /** The learned bias b, OpenCLIP's name for it. */
     static final String LOGIT_BIAS = "logit_bias";
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     /** t' = log(1 / temperature): the fixed log-scale, or the parameter's initial value. */
@@ -118,8 +115,8 @@ public final class SigLipLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = normalise(batch.tower(firstTower).embedding());
-        NDArray b = normalise(batch.tower(secondTower).embedding());
+        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
 
@@ -159,7 +156,4 @@ public final class SigLipLoss implements Loss {
         return value;
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

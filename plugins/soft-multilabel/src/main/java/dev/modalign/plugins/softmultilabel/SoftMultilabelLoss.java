@@ -137,8 +137,8 @@ public final class SoftMultilabelLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = normalise(batch.tower(firstTower).embedding());
-        NDArray b = normalise(batch.tower(secondTower).embedding());
+        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
         NDArray identity = manager.eye(batchSize, batchSize, 0, dataType);
@@ -182,7 +182,7 @@ public final class SoftMultilabelLoss implements Loss {
                     + " multi-hot modality and the identity encoder");
         }
         if (similarity == Similarity.COSINE) {
-            NDArray unit = normalise(vectors);
+            NDArray unit = Scalars.normalise(vectors);
             return unit.matMul(unit.transpose());
         }
         NDArray inner = vectors.matMul(vectors.transpose());
@@ -191,7 +191,4 @@ public final class SoftMultilabelLoss implements Loss {
         return inner.div(Scalars.maximum(union, EPSILON));
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), EPSILON));
-    }
 }

@@ -75,9 +75,6 @@ public final class SupConLoss implements Loss {
     /** How far below the others the anchor's own logit is pushed, in units of (1 + 1/t): exp(-1e6) is 0. */
     private static final double SELF_PENALTY = 1e6;
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private static final String NAME = "supcon";
 
     private final List<String> towers;
@@ -112,7 +109,7 @@ public final class SupConLoss implements Loss {
         NDArray labels = requireLabels(batch, NAME);
         List<NDArray> normalised = new ArrayList<>();
         for (String tower : towers) {
-            normalised.add(normalise(batch.tower(tower).embedding()));
+            normalised.add(Scalars.normalise(batch.tower(tower).embedding()));
         }
         // NDArrays.concat of a single array returns a detached copy; one tower is its own view set.
         NDArray views = normalised.size() == 1 ? normalised.get(0) : NDArrays.concat(new NDList(normalised), 0);
@@ -154,7 +151,4 @@ public final class SupConLoss implements Loss {
         return labels;
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

@@ -131,9 +131,6 @@ public final class TclLoss implements Loss {
     /** The name of the learned parameter, as in ALBEF's and TCL's checkpoints ("temp" there). */
     static final String TEMPERATURE = "temperature";
 
-    /** Floor of a norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     /** Each tower's view, in the order of the loss's towers. */
@@ -246,8 +243,8 @@ public final class TclLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray first = normalise(batch.tower(firstTower).embedding(), 1);
-        NDArray second = normalise(batch.tower(secondTower).embedding(), 1);
+        NDArray first = Scalars.normalise(batch.tower(firstTower).embedding(), 1);
+        NDArray second = Scalars.normalise(batch.tower(secondTower).embedding(), 1);
         int batchSize = Math.toIntExact(first.getShape().get(0));
         DataType dataType = first.getDataType();
         NDArray tau = clippedTemperature(manager, dataType);
@@ -267,7 +264,7 @@ public final class TclLoss implements Loss {
             NDArray imc = null;
             for (Map.Entry<String, String> view : orderedViews()) {
                 NDArray anchor = view.getKey().equals(firstTower) ? first : second;
-                NDArray keys = normalise(batch.tower(view.getValue()).embedding(), 1);
+                NDArray keys = Scalars.normalise(batch.tower(view.getValue()).embedding(), 1);
                 NDArray logits = anchor.matMul(keys.transpose()).div(tau);
                 NDArray term = Scalars.div(logits.logSoftmax(1).mul(identity).sum(), -batchSize);
                 imc = imc == null ? term : imc.add(term);
@@ -335,7 +332,7 @@ public final class TclLoss implements Loss {
         NDArray mask = localsOutput.tokenMask() == null
                 ? identity.getManager().ones(new Shape(batchSize, length), dataType)
                 : localsOutput.tokenMask().stopGradient().toType(dataType, false);
-        NDArray locals = normalise(tokens, 2);
+        NDArray locals = Scalars.normalise(tokens, 2);
 
         // [B, B, T]: s_ijk = <g_i, l_jk> / tau
         NDArray scores = anchor.matMul(locals.reshape(batchSize * length, dim).transpose())
@@ -393,7 +390,4 @@ public final class TclLoss implements Loss {
         return total == null ? scaled : total.add(scaled);
     }
 
-    private static NDArray normalise(NDArray x, int axis) {
-        return x.div(Scalars.maximum(x.norm(new int[] {axis}, true), NORM_EPSILON));
-    }
 }

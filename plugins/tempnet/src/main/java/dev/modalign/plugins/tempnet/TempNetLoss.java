@@ -86,9 +86,6 @@ public final class TempNetLoss implements Loss {
         }
     }
 
-    /** Floor of an embedding's norm, as in torch.nn.functional.normalize: a zero row stays zero. */
-    private static final float NORM_EPSILON = 1e-12f;
-
     private final String firstTower;
     private final String secondTower;
     private final double rho;
@@ -132,8 +129,8 @@ public final class TempNetLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray u = normalise(batch.tower(firstTower).embedding());
-        NDArray v = normalise(batch.tower(secondTower).embedding());
+        NDArray u = Scalars.normalise(batch.tower(firstTower).embedding());
+        NDArray v = Scalars.normalise(batch.tower(secondTower).embedding());
         int batchSize = Math.toIntExact(u.getShape().get(0));
 
         NDArray firstTemperatures = firstNetwork.temperatures(u.stopGradient(), manager);
@@ -182,7 +179,4 @@ public final class TempNetLoss implements Loss {
         return manager.create(values, new Shape(batchSize, batchSize)).toType(dataType, false);
     }
 
-    private static NDArray normalise(NDArray embedding) {
-        return embedding.div(Scalars.maximum(embedding.norm(new int[] {1}, true), NORM_EPSILON));
-    }
 }

@@ -32,8 +32,6 @@ import java.util.List;
  */
 final class TemperatureNetwork {
 
-    /** Floor of a norm, as in torch.nn.functional.normalize. */
-    private static final float NORM_EPSILON = 1e-12f;
     /** The authors' initial pooling temperature, exp(l) = 0.01. */
     static final double INITIAL_POOLING_SCALE = 0.01;
 
@@ -92,7 +90,7 @@ final class TemperatureNetwork {
         NDArray offset = stepValue(outBias, manager, dataType);
 
         NDArray hidden = Activation.sigmoid(unit.matMul(weight.transpose()).add(bias));
-        NDArray unitPrototypes = protos.div(Scalars.maximum(protos.norm(new int[] {1}, true), NORM_EPSILON));
+        NDArray unitPrototypes = Scalars.normalise(protos);
         NDArray similarities = hidden.matMul(unitPrototypes.transpose());
         NDArray pooling = similarities.div(scale.exp()).softmax(1);
         NDArray pooled = pooling.sub(Scalars.of(pooling, 1.0 / prototypes)).mul(Activation.sigmoid(similarities));
