@@ -30,6 +30,23 @@ public interface EvalContext {
     /** A manager for the evaluator's arrays, closed after the evaluator returns. */
     NDManager manager();
 
+    /**
+     * Encodes values the evaluator brings itself (zero-shot class prompts, for instance) with a trained
+     * tower: each value is decoded by the tower's modality as a record field would be (a {@link String}
+     * for text), without augmentation. float32 [N, D], not normalised, in the order given, owned by
+     * {@link #manager()}.
+     *
+     * @throws IllegalArgumentException when there is no such tower or its modality cannot decode a value
+     */
+    default NDArray encode(String tower, List<?> rawValues) {
+        throw new UnsupportedOperationException("this host cannot encode values an evaluator brings (API 1.0)");
+    }
+
+    /** The run's seed, for evaluators that split or sample the evaluation set. */
+    default long seed() {
+        return 0;
+    }
+
     /** A directory for artifacts (plots, tables); files listed in the result are logged with the run. */
     Path artifactDir();
 }

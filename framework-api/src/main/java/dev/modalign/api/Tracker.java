@@ -25,6 +25,20 @@ public interface Tracker extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /**
+     * The runs of an experiment, sweep parents and trials included, with their last metric values;
+     * {@link RecordedRun#resolvedYaml()} may be empty. Empty when the experiment does not exist or
+     * the store cannot give runs back.
+     */
+    default java.util.List<RecordedRun> searchRuns(String experiment) {
+        return java.util.List.of();
+    }
+
+    /** Every logged value of one metric of a run, in step order; empty when there is none. */
+    default java.util.List<MetricPoint> metricHistory(String runId, String key) {
+        return java.util.List.of();
+    }
+
     /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
     @Override
     void close();

@@ -319,11 +319,12 @@ public final class RunComposer {
                         ? create(ComponentKind.EVALUATOR, ref, context(evaluatorSpec.towers(), embedDims, null), resolvedEvaluator)
                         : null;
                 resolvedEvaluator.put("towers", evaluatorSpec.towers());
+                resolvedEvaluator.put("every", evaluatorSpec.every());
                 resolvedEvaluators.add(resolvedEvaluator);
                 int count = seen.merge(ref.type(), 1, Integer::sum);
                 if (evaluator != null) {
                     evaluators.add(new RunPlan.NamedEvaluator(count == 1 ? ref.type() : ref.type() + "_" + count, evaluator,
-                            evaluatorSpec.towers()));
+                            evaluatorSpec.towers(), evaluatorSpec.every()));
                 }
             }
             resolved.put("evaluate", resolvedEvaluators);

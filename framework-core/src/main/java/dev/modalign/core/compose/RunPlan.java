@@ -29,8 +29,18 @@ public record RunPlan(Path file, ExperimentSpec spec, Map<String, Object> resolv
     /** A loss with its weight and a unique name for its metrics (the type, numbered when repeated). */
     public record WeightedLoss(String name, Loss loss, double weight, List<String> towers) {}
 
-    /** An evaluator with a unique name for its metrics. */
-    public record NamedEvaluator(String name, Evaluator evaluator, List<String> towers) {}
+    /**
+     * An evaluator with a unique name for its metrics.
+     *
+     * @param every evaluate every this many epochs during training too (0: only after training)
+     */
+    public record NamedEvaluator(String name, Evaluator evaluator, List<String> towers, int every) {
+
+        /** Whether it runs after {@code epoch} (0-based) of {@code epochs}, before the final evaluation. */
+        public boolean dueAfter(int epoch, int epochs) {
+            return every > 0 && (epoch + 1) % every == 0 && epoch + 1 < epochs;
+        }
+    }
 
     /**
      * A data set, the record field holding labels (if any), and the record field each tower reads

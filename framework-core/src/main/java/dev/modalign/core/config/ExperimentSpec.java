@@ -20,7 +20,7 @@ public record ExperimentSpec(
                 Map<String, List<ComponentRef>> augment,
         @Doc("Losses, added by weight.") List<LossSpec> losses,
         @Doc("The optimisation.") @Default("{}") TrainSpec train,
-        @Doc("Evaluators run after training.") @Default("[]") List<EvaluatorSpec> evaluate,
+        @Doc("Evaluators run after training (and every few epochs, where they ask).") @Default("[]") List<EvaluatorSpec> evaluate,
         @Doc("Where the run is recorded.") @Default("{}") TrackingSpec tracking) {
 
     public ExperimentSpec {
@@ -79,7 +79,17 @@ public record ExperimentSpec(
     /** An evaluator with the framework's keys. */
     public record EvaluatorSpec(
             @Doc("The towers it evaluates.") @Default("[]") List<String> towers,
-            @Doc("The evaluator: its type and parameters.") @Inline ComponentRef evaluator) {}
+            @Doc("Also evaluate every this many epochs during training, logged at the epoch's last step (0: only "
+                    + "after training).") @Default("0") int every,
+            @Doc("The evaluator: its type and parameters.") @Inline ComponentRef evaluator) {
+
+        public EvaluatorSpec {
+            if (every < 0) {
+                throw new InvalidParamException("every", "is a number of epochs, 0 (only after training) or more, found "
+                        + every);
+            }
+        }
+    }
 
     /** The optimisation settings. */
     public record TrainSpec(

@@ -8,10 +8,17 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiFunction;
 
 /** The evaluation set encoded once by every tower, handed to each evaluator with its own towers. */
 record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, NDArray labelArray, List<String> groupIds,
-        NDManager manager, Path artifactDir) implements EvalContext {
+        NDManager manager, Path artifactDir, long seed, BiFunction<String, List<?>, NDArray> encoder)
+        implements EvalContext {
+
+    @Override
+    public NDArray encode(String tower, List<?> rawValues) {
+        return encoder.apply(tower, rawValues);
+    }
 
     @Override
     public NDArray embeddings(String tower) {

@@ -15,6 +15,7 @@ import ai.djl.util.Pair;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.EvalResult;
 import dev.modalign.api.LossOutput;
+import dev.modalign.api.Modality;
 import dev.modalign.api.RunSpec;
 import dev.modalign.api.RunStatus;
 import dev.modalign.api.Scalars;
@@ -208,6 +209,17 @@ public final class Trainer {
                     }
                     step++;
                 }
+                int finished = epoch;
+                List<NamedEvaluator> due = plan.evaluators().stream().filter(e -> e.dueAfter(finished, train.epochs())).toList();
+                if (plan.eval() != null && !due.isEmpty() && step < total) {
+                    long evalStarted = System.nanoTime();
+                    evaluate(run, root, parameters, lent(optimizer, fixed), step - 1, due, new LinkedHashMap<>(),
+                            new LinkedHashMap<>());
+                    // Evaluation is not training: keep it out of the throughput and the shares below.
+                    long spent = System.nanoTime() - evalStarted;
+                    started += spent;
+                    windowStart += spent;
+                }
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             run.logMetric("train/steps_per_sec", step / seconds, step);
@@ -222,7 +234,7 @@ public final class Trainer {
             Map<String, Double> metrics = new LinkedHashMap<>();
             Map<String, String> failures = new LinkedHashMap<>();
             if (plan.eval() != null && !plan.evaluators().isEmpty()) {
-                evaluate(run, root, parameters, lent(optimizer, fixed), step, metrics, failures);
+                evaluate(run, root, parameters, lent(optimizer, fixed), step, plan.evaluators(), metrics, failures);
             }
             if (skipped.count() > 0) {
                 out.println(skipped.summary());
@@ -446,8 +458,9 @@ public final class Trainer {
         run.logMetric("train/samples_per_sec", samplesPerSecond, step);
     }
 
+    /** Encodes the evaluation set with every tower and runs {@code evaluators} on it, logging at {@code step}. */
     private void evaluate(TrackedRun run, NDManager root, ParameterStore parameters, List<NDArray> lent, long step,
-            Map<String, Double> metrics, Map<String, String> failures) {
+            List<NamedEvaluator> evaluators, Map<String, Double> metrics, Map<String, String> failures) {
         TrainSpec train = plan.spec().train();
         try (NDManager evalManager = root.newSubManager();
                 DataLoader loader = new DataLoader(plan.eval().source(), plan.eval().towersReading(plan.towers()),
@@ -479,11 +492,12 @@ public final class Trainer {
             embeddings.forEach((name, parts) -> encoded.put(name, NDArrays.concat(new NDList(parts))));
             NDArray labelArray = labels.isEmpty() ? null : NDArrays.concat(new NDList(labels));
             Path artifactDir = Files.createTempDirectory("modalign-eval");
-            for (NamedEvaluator evaluator : plan.evaluators()) {
+            for (NamedEvaluator evaluator : evaluators) {
                 try (NDManager evaluatorManager = evalManager.newSubManager()) {
                     Path dir = Files.createDirectories(artifactDir.resolve(evaluator.name()));
                     EvalResult result = evaluator.evaluator().evaluate(new RunEvalContext(evaluator.towers(), encoded,
-                            labelArray, List.copyOf(groups), evaluatorManager, dir));
+                            labelArray, List.copyOf(groups), evaluatorManager, dir, plan.spec().seed(),
+                            (tower, values) -> encodeValues(tower, values, parameters, lent, evaluatorManager)));
                     result.metrics().forEach((name, value) -> {
                         String key = "eval/" + evaluator.name() + "/" + name;
                         metrics.put(key, value);
@@ -500,6 +514,35 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Decodes values with a tower's modality and encodes them with its trained encoder, in chunks of a batch. */
+    private NDArray encodeValues(String towerName, List<?> values, ParameterStore parameters, List<NDArray> lent,
+            NDManager owner) {
+        Tower tower = plan.towers().stream().filter(t -> t.name().equals(towerName)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no tower '" + towerName + "'; towers: "
+                        + plan.towers().stream().map(Tower::name).toList()));
+        if (values.isEmpty()) {
+            throw new IllegalArgumentException("nothing to encode with tower '" + towerName + "'");
+        }
+        @SuppressWarnings("unchecked")
+        Modality<Object> modality = (Modality<Object>) tower.modality();
+        int chunk = plan.spec().train().batchSize();
+        List<NDArray> parts = new ArrayList<>();
+        for (int start = 0; start < values.size(); start += chunk) {
+            List<Object> examples = new ArrayList<>();
+            for (int i = start; i < Math.min(values.size(), start + chunk); i++) {
+                examples.add(modality.decode(values.get(i), "value " + i + " given to tower '" + towerName + "'"));
+            }
+            try (NDManager scope = owner.newSubManager(device)) {
+                lent.forEach(scope::tempAttachAll);
+                NDList input = modality.collate(examples, scope);
+                NDArray embedding = tower.encoder().block().forward(parameters, input, false).get(0).stopGradient();
+                embedding.attach(owner);
+                parts.add(embedding);
+            }
+        }
+        return parts.size() == 1 ? parts.get(0) : NDArrays.concat(new NDList(parts));
     }
 
     /** Writes every tower's and loss's parameters, one file each, and logs them as the run's checkpoint. */
