@@ -1,7 +1,10 @@
 package dev.modalign.core.cli;
 
+import dev.modalign.core.compose.RunComposer;
 import dev.modalign.core.compose.RunModule;
+import dev.modalign.core.compose.RunPlan;
 import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.sweep.SweepRunner;
 import dev.modalign.core.train.RunResult;
 import dev.modalign.core.train.Trainer;
 import java.nio.file.Path;
@@ -39,6 +42,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu or gpu; overrides train.device.")
     String device;
 
+    @Option(names = "--result-file", paramLabel = "FILE", hidden = true,
+            description = "Write the run's id, status and final metrics to FILE as JSON (a sweep's trials do).")
+    Path resultFile;
+
     @Override
     public Integer call() {
         java.io.PrintStream out = System.out;
@@ -47,15 +54,76 @@ final class RunCommand implements Callable<Integer> {
         RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device, assignments),
                 Cache.directory(), out);
         com.google.inject.Injector injector = Main.injector(module);
+        RunPlan plan = injector.getInstance(RunPlan.class);
+        if (plan.spec().sweep() != null) {
+            return sweep(injector, plan, uri, out);
+        }
         Trainer trainer = injector.getInstance(Trainer.class);
         RunResult result;
         try {
             result = trainer.run();
+        } catch (RuntimeException | Error e) {
+            writeResult(trainer.runId(), "FAILED", Map.of(), Main.unwrap(e).getMessage());
+            throw e;
         } finally {
             injector.getInstance(dev.modalign.api.Tracker.class).close();
         }
+        Map<String, Double> metrics = new java.util.LinkedHashMap<>(result.metrics());
+        metrics.put("train/final_loss", result.finalLoss());
+        metrics.put("train/steps_per_sec", result.stepsPerSecond());
+        writeResult(result.runId(), "FINISHED", metrics, result.failures().isEmpty() ? null
+                : "evaluators failed: " + result.failures());
         printResult(out, result);
         return result.failures().isEmpty() ? Main.OK : Main.FAILURE;
+    }
+
+    /** Runs the file's sweep: trials in child processes under a parent run. */
+    private int sweep(com.google.inject.Injector injector, RunPlan plan, String uri, java.io.PrintStream out) {
+        java.util.List<String> runOptions = new java.util.ArrayList<>();
+        if (uri != null) {
+            runOptions.addAll(java.util.List.of("--tracking-uri", uri));
+        }
+        if (runsDir != null) {
+            runOptions.addAll(java.util.List.of("--runs-dir", runsDir.toAbsolutePath().toString()));
+        }
+        if (device != null) {
+            runOptions.addAll(java.util.List.of("--device", device));
+        }
+        for (Path directory : plugins.directories()) {
+            runOptions.addAll(java.util.List.of("--plugin-dir", directory.toAbsolutePath().toString()));
+        }
+        dev.modalign.api.Tracker tracker = injector.getInstance(dev.modalign.api.Tracker.class);
+        SweepRunner.Result result;
+        try {
+            result = new SweepRunner(plan, tracker, injector.getInstance(RunComposer.class), out)
+                    .run(new SweepRunner.Options(assignments, runOptions));
+        } finally {
+            tracker.close();
+        }
+        return result.failed() == 0 ? Main.OK : Main.FAILURE;
+    }
+
+    /** The outcome a sweep reads back from its trial; nothing when no --result-file was asked for. */
+    private void writeResult(String runId, String status, Map<String, Double> metrics, String message) {
+        if (resultFile == null) {
+            return;
+        }
+        com.google.gson.JsonObject json = new com.google.gson.JsonObject();
+        json.addProperty("run_id", runId);
+        json.addProperty("status", status);
+        com.google.gson.JsonObject values = new com.google.gson.JsonObject();
+        metrics.forEach(values::addProperty);
+        json.add("metrics", values);
+        json.addProperty("message", message);
+        try {
+            java.nio.file.Path temporary = resultFile.resolveSibling(resultFile.getFileName() + ".tmp");
+            java.nio.file.Files.writeString(temporary, new com.google.gson.GsonBuilder().serializeNulls()
+                    .serializeSpecialFloatingPointValues().create().toJson(json));
+            java.nio.file.Files.move(temporary, resultFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.io.IOException e) {
+            System.err.println("warning: could not write the result file " + resultFile + ": " + e.getMessage());
+        }
     }
 
     static void printResult(java.io.PrintStream out, RunResult result) {

@@ -21,7 +21,9 @@ public record ExperimentSpec(
         @Doc("Losses, added by weight.") List<LossSpec> losses,
         @Doc("The optimisation.") @Default("{}") TrainSpec train,
         @Doc("Evaluators run after training (and every few epochs, where they ask).") @Default("[]") List<EvaluatorSpec> evaluate,
-        @Doc("Where the run is recorded.") @Default("{}") TrackingSpec tracking) {
+        @Doc("Where the run is recorded.") @Default("{}") TrackingSpec tracking,
+        @Doc("Run the experiment as a sweep of trials (grid, random search, seeds) under a parent run.") @Default("null")
+                SweepSpec sweep) {
 
     public ExperimentSpec {
         if (towers != null && towers.isEmpty()) {
@@ -168,6 +170,8 @@ public record ExperimentSpec(
             @Doc("The experiment name in the tracker; defaults to the experiment's name.") @Default("null")
                     String experiment,
             @Doc("The run's name; defaults to the experiment's name and a time stamp.") @Default("null") String runName,
+            @Doc("The id of a parent run this run belongs to (a sweep sets it for its trials).") @Default("null")
+                    String parentRun,
             @Doc("The embedded store's directory, relative to the current directory.") @Default("runs") String dir,
             @Doc("Parameters of the tracker plugin that serves the URI (e.g. timeouts of mlflow).") @Default("{}")
                     Map<String, org.yaml.snakeyaml.nodes.Node> options) {}

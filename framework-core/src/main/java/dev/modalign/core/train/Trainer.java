@@ -67,6 +67,7 @@ public final class Trainer {
     private final Device device;
     private final PrintStream out;
     private final Provenance provenance;
+    private volatile String runId;
 
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance) {
@@ -77,13 +78,19 @@ public final class Trainer {
         this.provenance = provenance;
     }
 
+    /** The id of the run {@link #run()} started, or null before it started one (also when it then failed). */
+    public String runId() {
+        return runId;
+    }
+
     /** Runs training and evaluation; the run is marked FINISHED, or FAILED with the error, in the tracker. */
     public RunResult run() {
         ExperimentSpec spec = plan.spec();
         String experiment = spec.tracking().experiment() != null ? spec.tracking().experiment() : spec.name();
         String runName = spec.tracking().runName() != null ? spec.tracking().runName()
                 : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
-        TrackedRun run = tracker.startRun(new RunSpec(experiment, runName, null));
+        TrackedRun run = tracker.startRun(new RunSpec(experiment, runName, spec.tracking().parentRun()));
+        runId = run.id();
         out.println("run " + run.id() + " (" + runName + ") recording to " + run.location());
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
         // Ctrl-C or a TERM signal: the run is marked KILLED and its tracker flushes what it can (or keeps it for sync).

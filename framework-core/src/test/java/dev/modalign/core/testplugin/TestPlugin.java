@@ -76,7 +76,7 @@ public final class TestPlugin implements Plugin {
                     if (c.towers().size() != 2) {
                         throw new InvalidParamException("towers", "align reads exactly two towers, found " + c.towers());
                     }
-                    return new AlignLoss(p, c.towers());
+                    return new AlignLoss(p, c.towers(), c.seed());
                 }));
     }
 
@@ -192,7 +192,8 @@ public final class TestPlugin implements Plugin {
     /** 1 - mean cosine similarity of paired rows, scaled by 1 / temperature. */
     public static final class AlignLoss implements Loss {
         public record Params(@Doc("Divides the loss.") @Default("1.0") double temperature,
-                @Doc("A step at which the loss is NaN, for tests; -1: never.") @Default("-1") long poisonAt) {
+                @Doc("A step at which the loss is NaN, for tests; -1: never.") @Default("-1") long poisonAt,
+                @Doc("Poison only runs with this seed (-1: any seed).") @Default("-1") long poisonSeed) {
             public Params {
                 if (!(temperature > 0)) {
                     throw new InvalidParamException("temperature", "must be > 0, found " + temperature);
@@ -202,10 +203,12 @@ public final class TestPlugin implements Plugin {
 
         private final Params params;
         private final List<String> towers;
+        private final long seed;
 
-        AlignLoss(Params params, List<String> towers) {
+        AlignLoss(Params params, List<String> towers, long seed) {
             this.params = params;
             this.towers = towers;
+            this.seed = seed;
         }
 
         @Override
@@ -214,7 +217,7 @@ public final class TestPlugin implements Plugin {
             NDArray b = normalize(batch.tower(towers.get(1)).embedding());
             NDArray loss = a.mul(b).sum(new int[] {1}).mean().neg().add(1f);
             loss = Scalars.div(loss, params.temperature());
-            if (context.step() == params.poisonAt()) {
+            if (context.step() == params.poisonAt() && (params.poisonSeed() < 0 || params.poisonSeed() == seed)) {
                 loss = loss.mul(Float.NaN);
             }
             return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient()));
