@@ -32,50 +32,18 @@ import org.junit.jupiter.api.Test;
  */
 class MlflowEndToEndTest {
 
-    static Path serverDir;
-    static int port;
+    static MlflowServer server;
     static String uri;
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @BeforeAll
     static void startServer() throws Exception {
-        serverDir = Files.createTempDirectory("modalign-mlflow-e2e");
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        uri = "http://127.0.0.1:" + port;
-        script("start");
+        server = MlflowServer.start();
+        uri = server.uri();
     }
 
     @AfterAll
     static void stopServer() throws Exception {
-        script("stop");
-    }
-
-    private static void script(String command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(Cli.repo().resolve("scripts/mlflow-server").toString(), command, "--port",
-                Integer.toString(port), "--dir", serverDir.toString()).inheritIO().start();
-        if (!process.waitFor(300, TimeUnit.SECONDS) || process.exitValue() != 0) {
-            throw new IllegalStateException("scripts/mlflow-server " + command + " failed; see the output above");
-        }
-    }
-
-    private static JsonObject call(String method, String path, String body) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri + path)).timeout(Duration.ofSeconds(30));
-        request = body == null ? request.GET() : request.method(method, HttpRequest.BodyPublishers.ofString(body))
-                .header("Content-Type", "application/json");
-        HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, response.statusCode(), path + ": " + response.body());
-        return response.body().isBlank() ? new JsonObject() : JsonParser.parseString(response.body()).getAsJsonObject();
-    }
-
-    private static Map<String, String> entries(JsonObject data, String field) {
-        Map<String, String> out = new HashMap<>();
-        JsonArray array = data.has(field) ? data.getAsJsonArray(field) : new JsonArray();
-        for (JsonElement element : array) {
-            out.put(element.getAsJsonObject().get("key").getAsString(), element.getAsJsonObject().get("value").getAsString());
-        }
-        return out;
+        server.stop();
     }
 
     @Test
@@ -91,10 +59,8 @@ class MlflowEndToEndTest {
             assertTrue(run.out().contains(uri), "the run says where it is recorded:\n" + run.out());
         }
 
-        String experimentId = call("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=" + experiment, null)
-                .getAsJsonObject("experiment").get("experiment_id").getAsString();
-        JsonArray runs = call("POST", "/api/2.0/mlflow/runs/search", "{\"experiment_ids\": [\"" + experimentId + "\"]}")
-                .getAsJsonArray("runs");
+        String experimentId = server.experimentId(experiment);
+        JsonArray runs = server.runsOf(experiment);
         assertEquals(2, runs.size());
         Set<String> metricKeys = null;
         String someRunId = null;
@@ -104,30 +70,29 @@ class MlflowEndToEndTest {
             String runId = info.get("run_id").getAsString();
             someRunId = runId;
             assertEquals("FINISHED", info.get("status").getAsString());
-            JsonObject data = run.getAsJsonObject("data");
-            Map<String, String> params = entries(data, "params");
+                        Map<String, String> params = MlflowServer.entries(run, "params");
             assertEquals("clip", params.get("losses.0.type"));
             assertEquals("64", params.get("train.batch_size"));
             assertEquals("0.07", params.get("losses.0.temperature"));
-            Map<String, String> tags = entries(data, "tags");
+            Map<String, String> tags = MlflowServer.entries(run, "tags");
             assertEquals("0.1.0", tags.get("modalign.plugin.clip"));
             assertTrue(tags.containsKey("modalign.source_revision") && tags.containsKey("modalign.data.train"), tags.toString());
-            Set<String> keys = new TreeSet<>(entries(data, "metrics").keySet());
+            Set<String> keys = new TreeSet<>(MlflowServer.entries(run, "metrics").keySet());
             assertTrue(keys.containsAll(Set.of("train/loss", "train/lr", "train/clip/temperature",
                     "eval/retrieval/image_to_text/R_at_1", "eval/retrieval/text_to_image/MRR")), keys.toString());
             if (metricKeys != null) {
                 assertEquals(metricKeys, keys, "runs of one experiment have the same metric keys, so MLflow lines them up");
             }
             metricKeys = keys;
-            JsonArray history = call("GET", "/api/2.0/mlflow/metrics/get-history?run_id=" + runId + "&metric_key=train/loss",
+            JsonArray history = server.call("GET", "/api/2.0/mlflow/metrics/get-history?run_id=" + runId + "&metric_key=train/loss",
                     null).getAsJsonArray("metrics");
             assertEquals(6, history.size(), "every step's loss, each once");
-            HttpResponse<String> resolved = HTTP.send(HttpRequest.newBuilder(URI.create(uri
+            HttpResponse<String> resolved = MlflowServer.HTTP.send(HttpRequest.newBuilder(URI.create(uri
                     + "/api/2.0/mlflow-artifacts/artifacts/" + experimentId + "/" + runId + "/artifacts/config/resolved.yaml"))
                     .GET().build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, resolved.statusCode());
             assertTrue(resolved.body().contains("type: clip"), resolved.body());
-            HttpResponse<byte[]> checkpoint = HTTP.send(HttpRequest.newBuilder(URI.create(uri
+            HttpResponse<byte[]> checkpoint = MlflowServer.HTTP.send(HttpRequest.newBuilder(URI.create(uri
                     + "/api/2.0/mlflow-artifacts/artifacts/" + experimentId + "/" + runId + "/artifacts/checkpoint/image.params"))
                     .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
             assertEquals(200, checkpoint.statusCode());
