@@ -3,6 +3,9 @@ package dev.modalign.core.cli;
 import dev.modalign.core.UserError;
 import dev.modalign.core.compose.RunComposer;
 import dev.modalign.core.compose.RunPlan;
+import dev.modalign.core.sweep.SweepPlan;
+import dev.modalign.core.sweep.SweepRunner;
+import dev.modalign.core.sweep.Trial;
 import dev.modalign.core.plugin.PluginRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,6 +42,12 @@ final class ValidateCommand implements Callable<Integer> {
                 System.out.println(file + ": ok (" + count(plan.towers().size(), "tower") + ", "
                         + count(plan.losses().size(), "loss") + ", " + count(plan.evaluators().size(), "evaluator") + "; "
                         + count(plan.train().source().size(), "training record") + ")");
+                if (plan.spec().sweep() != null) {
+                    List<Trial> trials = SweepPlan.expand(plan.spec().sweep(), file.toString());
+                    int configurations = SweepRunner.checkTrials(composer, file, trials, assignments);
+                    System.out.println(file + ": sweep ok (" + count(trials.size(), "trial") + ", "
+                            + count(configurations, "configuration") + ", each checked)");
+                }
             } catch (UserError e) {
                 problems.addAll(e.problems());
             }

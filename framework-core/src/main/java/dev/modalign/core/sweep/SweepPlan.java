@@ -32,6 +32,7 @@ public final class SweepPlan {
         List<Map<String, String>> points = new ArrayList<>();
         points.add(new LinkedHashMap<>());
         List<Long> seeds = new ArrayList<>(spec.seeds());
+        Map<String, String> labels = new LinkedHashMap<>();
         for (Map.Entry<String, List<Node>> axis : spec.grid().entrySet()) {
             if (axis.getKey().equals(SEED)) {
                 if (!seeds.isEmpty()) {
@@ -52,20 +53,54 @@ public final class SweepPlan {
                 }
             }
             points = expanded;
+            componentTypes(axis.getValue()).ifPresent(types -> {
+                for (int i = 0; i < types.size(); i++) {
+                    labels.put(axis.getKey() + "=" + NodeText.of(axis.getValue().get(i)), types.get(i));
+                }
+            });
         }
         if (spec.random() != null) {
             points = withRandomDraws(points, spec.random(), file);
         }
         List<Trial> trials = new ArrayList<>();
         for (Map<String, String> point : points) {
+            Map<String, String> pointLabels = new LinkedHashMap<>();
+            point.forEach((path, value) -> {
+                String label = labels.get(path + "=" + value);
+                if (label != null) {
+                    pointLabels.put(path, label);
+                }
+            });
             if (seeds.isEmpty()) {
-                trials.add(new Trial(trials.size() + 1, point, null));
+                trials.add(new Trial(trials.size() + 1, point, null, pointLabels));
             }
             for (Long seed : seeds) {
-                trials.add(new Trial(trials.size() + 1, point, seed));
+                trials.add(new Trial(trials.size() + 1, point, seed, pointLabels));
             }
         }
         return trials;
+    }
+
+    /** The {@code type} of each value when every value is a component block and the types differ. */
+    private static java.util.Optional<List<String>> componentTypes(List<Node> values) {
+        List<String> types = new ArrayList<>();
+        for (Node value : values) {
+            if (!(value instanceof MappingNode mapping)) {
+                return java.util.Optional.empty();
+            }
+            String type = null;
+            for (NodeTuple tuple : mapping.getValue()) {
+                if (tuple.getKeyNode() instanceof ScalarNode key && key.getValue().equals("type")
+                        && tuple.getValueNode() instanceof ScalarNode name) {
+                    type = name.getValue();
+                }
+            }
+            if (type == null || types.contains(type)) {
+                return java.util.Optional.empty();
+            }
+            types.add(type);
+        }
+        return java.util.Optional.of(types);
     }
 
     private static List<Map<String, String>> withRandomDraws(List<Map<String, String>> points, SweepSpec.RandomSpec random,

@@ -66,7 +66,7 @@ public final class SweepRunner {
     public Result run(Options options) {
         SweepSpec sweep = plan.spec().sweep();
         List<Trial> trials = SweepPlan.expand(sweep, plan.file().toString());
-        validate(trials, options);
+        checkTrials(composer, plan.file(), trials, options.assignments());
 
         String experiment = plan.spec().tracking().experiment() != null ? plan.spec().tracking().experiment()
                 : plan.spec().name();
@@ -119,16 +119,20 @@ public final class SweepRunner {
 
     /**
      * Composes one trial of each configuration before anything runs, so a value that does not fit (a
-     * typo in a grid value, an unknown component) stops the sweep at once, naming the trial.
+     * typo in a grid value, an unknown component) stops the sweep at once, naming the trial; returns
+     * the number of configurations.
      */
-    private void validate(List<Trial> trials, SweepRunner.Options options) {
+    public static int checkTrials(RunComposer composer, Path file, List<Trial> trials, List<String> assignments) {
         Set<String> seen = new LinkedHashSet<>();
         for (Trial trial : trials) {
             if (!seen.add(trial.group())) {
                 continue;
             }
+            List<String> sets = new ArrayList<>(assignments);
+            sets.addAll(trial.setArguments());
+            sets.add("sweep=null");
             try {
-                composer.compose(plan.file(), trialSets(trial, options, null, null));
+                composer.compose(file, sets);
             } catch (UserError e) {
                 List<UserError.Problem> problems = new ArrayList<>();
                 for (UserError.Problem problem : e.problems()) {
@@ -139,6 +143,7 @@ public final class SweepRunner {
                 throw new UserError(problems);
             }
         }
+        return seen.size();
     }
 
     /** The assignments of one trial: the command line's, the trial's, and the run's place in the sweep. */

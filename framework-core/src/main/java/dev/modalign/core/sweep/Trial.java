@@ -11,11 +11,18 @@ import java.util.stream.Collectors;
  * @param index 1-based, in expansion order
  * @param assignments parameter path to its value as YAML text, in the sweep's order; without the seed
  * @param seed the trial's seed, or null for the file's
+ * @param labels a short name for a value that is a whole component ({type: siglip, ...} is "siglip"),
+ *     by path; values without one are named by their text
  */
-public record Trial(int index, Map<String, String> assignments, Long seed) {
+public record Trial(int index, Map<String, String> assignments, Long seed, Map<String, String> labels) {
 
     public Trial {
         assignments = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(assignments));
+        labels = Map.copyOf(labels);
+    }
+
+    public Trial(int index, Map<String, String> assignments, Long seed) {
+        this(index, assignments, seed, Map.of());
     }
 
     /** The {@code --set} assignments that make this trial from the file. */
@@ -30,7 +37,8 @@ public record Trial(int index, Map<String, String> assignments, Long seed) {
 
     /** What distinguishes this trial's configuration from the others', seeds aside ("" when only seeds vary). */
     public String group() {
-        return assignments.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "));
+        return assignments.entrySet().stream().map(e -> e.getKey() + "=" + labels.getOrDefault(e.getKey(), e.getValue()))
+                .collect(Collectors.joining(" "));
     }
 
     /** The trial as a person reads it: its values and seed. */

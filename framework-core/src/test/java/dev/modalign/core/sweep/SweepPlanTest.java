@@ -37,6 +37,18 @@ class SweepPlanTest {
     }
 
     @Test
+    void wholeComponentsAreNamedByTheirType() {
+        List<Trial> trials = expand("""
+                grid:
+                  losses.0:
+                    - {type: clip, towers: [image, text], temperature: 0.07}
+                    - {type: siglip, towers: [image, text], bias: -10}
+                """);
+        assertEquals(List.of("losses.0={type: siglip, towers: [image, text], bias: -10}"), trials.get(1).setArguments());
+        assertEquals("losses.0=siglip", trials.get(1).group());
+    }
+
+    @Test
     void aSeedAxisOfTheGridIsTheSeeds() {
         List<Trial> trials = expand("grid: {seed: [5, 6, 7], losses.0.temperature: [0.1]}");
         assertEquals(3, trials.size());
