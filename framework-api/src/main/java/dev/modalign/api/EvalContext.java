@@ -18,7 +18,10 @@ public interface EvalContext {
     /** A tower's embeddings of every evaluation record, float32 [N, D], not normalised, in record order. */
     NDArray embeddings(String tower);
 
-    /** A tower's token features [N, T, D] and mask [N, T], where its encoder gives them. */
+    /**
+     * A tower's embeddings [N, D] with its token features [N, T, D] and mask [N, T] (1 for real tokens), where
+     * its encoder gives tokens and an evaluator of the run asked for them ({@link Evaluator#needsTokens()}).
+     */
     Optional<TowerOutput> tokenOutputs(String tower);
 
     /** Class labels of the records, where the data has them; int64 [N]. */

@@ -7,4 +7,13 @@ package dev.modalign.api;
 public interface Evaluator {
 
     EvalResult evaluate(EvalContext context);
+
+    /**
+     * Whether this evaluator reads {@link EvalContext#tokenOutputs}: token features of a whole
+     * evaluation set take T times the memory of its embeddings, so the host keeps them only when an
+     * evaluator asks.
+     */
+    default boolean needsTokens() {
+        return false;
+    }
 }

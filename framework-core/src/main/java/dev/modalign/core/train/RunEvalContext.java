@@ -11,7 +11,8 @@ import java.util.Optional;
 import java.util.function.BiFunction;
 
 /** The evaluation set encoded once by every tower, handed to each evaluator with its own towers. */
-record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, NDArray labelArray, List<String> groupIds,
+record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, Map<String, TowerOutput> tokenOutputs,
+        NDArray labelArray, List<String> groupIds,
         NDManager manager, Path artifactDir, long seed, BiFunction<String, List<?>, NDArray> encoder)
         implements EvalContext {
 
@@ -31,7 +32,7 @@ record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, NDArray
 
     @Override
     public Optional<TowerOutput> tokenOutputs(String tower) {
-        return Optional.empty();
+        return Optional.ofNullable(tokenOutputs.get(tower));
     }
 
     @Override

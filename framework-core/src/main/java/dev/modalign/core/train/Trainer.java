@@ -475,6 +475,9 @@ public final class Trainer {
                         train.batchSize(), plan.spec().seed(), false, false, train.workers(), root)
                         .skippingBadRecords(skipping(train))) {
             Map<String, List<NDArray>> embeddings = new LinkedHashMap<>();
+            Map<String, List<NDArray>> tokens = new LinkedHashMap<>();
+            Map<String, List<NDArray>> masks = new LinkedHashMap<>();
+            boolean keepTokens = evaluators.stream().anyMatch(e -> e.evaluator().needsTokens());
             plan.towers().forEach(t -> embeddings.put(t.name(), new ArrayList<>()));
             List<NDArray> labels = new ArrayList<>();
             List<String> groups = new ArrayList<>();
@@ -487,6 +490,16 @@ public final class Trainer {
                         NDArray embedding = output.embedding().stopGradient();
                         embedding.attach(evalManager);
                         embeddings.get(name).add(embedding);
+                        if (keepTokens && output.tokens() != null) {
+                            NDArray features = output.tokens().stopGradient();
+                            NDArray mask = output.tokenMask() != null ? output.tokenMask()
+                                    : features.getManager().ones(new ai.djl.ndarray.types.Shape(
+                                            features.getShape().get(0), features.getShape().get(1)));
+                            features.attach(evalManager);
+                            mask.attach(evalManager);
+                            tokens.computeIfAbsent(name, n -> new ArrayList<>()).add(features);
+                            masks.computeIfAbsent(name, n -> new ArrayList<>()).add(mask);
+                        }
                     });
                     if (batch.labels() != null) {
                         batch.labels().attach(evalManager);
@@ -497,13 +510,16 @@ public final class Trainer {
             }
             Map<String, NDArray> encoded = new LinkedHashMap<>();
             embeddings.forEach((name, parts) -> encoded.put(name, NDArrays.concat(new NDList(parts))));
+            Map<String, TowerOutput> tokenOutputs = new LinkedHashMap<>();
+            tokens.forEach((name, parts) -> tokenOutputs.put(name, new TowerOutput(encoded.get(name),
+                    NDArrays.concat(new NDList(parts)), NDArrays.concat(new NDList(masks.get(name))))));
             NDArray labelArray = labels.isEmpty() ? null : NDArrays.concat(new NDList(labels));
             Path artifactDir = Files.createTempDirectory("modalign-eval");
             for (NamedEvaluator evaluator : evaluators) {
                 try (NDManager evaluatorManager = evalManager.newSubManager()) {
                     Path dir = Files.createDirectories(artifactDir.resolve(evaluator.name()));
                     EvalResult result = evaluator.evaluator().evaluate(new RunEvalContext(evaluator.towers(), encoded,
-                            labelArray, List.copyOf(groups), evaluatorManager, dir, plan.spec().seed(),
+                            tokenOutputs, labelArray, List.copyOf(groups), evaluatorManager, dir, plan.spec().seed(),
                             (tower, values) -> encodeValues(tower, values, parameters, lent, evaluatorManager)));
                     result.metrics().forEach((name, value) -> {
                         String key = "eval/" + evaluator.name() + "/" + name;
