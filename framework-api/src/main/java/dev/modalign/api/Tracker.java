@@ -39,6 +39,14 @@ public interface Tracker extends AutoCloseable {
         return java.util.List.of();
     }
 
+    /**
+     * A local copy of one artifact of a run (e.g. {@code checkpoint/image.params}), downloaded where the
+     * store is remote; empty when there is no such run or artifact, or the store cannot give it back.
+     */
+    default java.util.Optional<java.nio.file.Path> fetchArtifact(String runId, String artifactPath) {
+        return java.util.Optional.empty();
+    }
+
     /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
     @Override
     void close();

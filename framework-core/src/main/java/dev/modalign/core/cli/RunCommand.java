@@ -4,7 +4,9 @@ import dev.modalign.core.compose.RunComposer;
 import dev.modalign.core.compose.RunModule;
 import dev.modalign.core.compose.RunPlan;
 import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.stage.Stages;
 import dev.modalign.core.sweep.SweepRunner;
+import dev.modalign.core.config.YamlDocument;
 import dev.modalign.core.train.RunResult;
 import dev.modalign.core.train.Trainer;
 import java.nio.file.Path;
@@ -51,6 +53,10 @@ final class RunCommand implements Callable<Integer> {
         java.io.PrintStream out = System.out;
         PluginRegistry registry = plugins.load(System.err);
         String uri = trackingUri != null ? trackingUri : System.getenv("MLFLOW_TRACKING_URI");
+        org.yaml.snakeyaml.nodes.Node root = YamlDocument.read(file);
+        if (Stages.present(root)) {
+            return stages(registry, root, uri, out);
+        }
         RunModule module = new RunModule(registry, file, new RunModule.Overrides(uri, runsDir, device, assignments),
                 Cache.directory(), out);
         com.google.inject.Injector injector = Main.injector(module);
@@ -75,6 +81,43 @@ final class RunCommand implements Callable<Integer> {
                 : "evaluators failed: " + result.failures());
         printResult(out, result);
         return result.failures().isEmpty() ? Main.OK : Main.FAILURE;
+    }
+
+    /** Runs the file's stages in order, each its own run; a stage's init_from: stage:... names an earlier one's run. */
+    private int stages(PluginRegistry registry, org.yaml.snakeyaml.nodes.Node root, String uri, java.io.PrintStream out) {
+        java.util.List<Stages.Stage> stages = Stages.of(root, file.toString());
+        Map<String, String> runIds = new java.util.LinkedHashMap<>();
+        RunResult result = null;
+        for (Stages.Stage stage : stages) {
+            Stages.resolve(stage, stages, name -> "run:" + runIds.get(name), file.toString());
+            java.util.List<String> sets = new java.util.ArrayList<>(assignments);
+            sets.add(0, "tracking.run_name=" + Stages.runName(stage, file.getFileName().toString()));
+            org.yaml.snakeyaml.nodes.Node document = dev.modalign.core.config.Overrides.apply(stage.document(), sets);
+            out.printf("%nstage %d/%d: %s%n", stage.index() + 1, stages.size(), stage.name());
+            RunModule module = new RunModule(registry, file, document, new RunModule.Overrides(uri, runsDir, device),
+                    Cache.directory(), out);
+            com.google.inject.Injector injector = Main.injector(module);
+            Trainer trainer = injector.getInstance(Trainer.class);
+            try {
+                result = trainer.run();
+            } catch (RuntimeException | Error e) {
+                writeResult(trainer.runId(), "FAILED", Map.of(), "stage " + stage.name() + ": " + Main.unwrap(e).getMessage());
+                throw e;
+            } finally {
+                injector.getInstance(dev.modalign.api.Tracker.class).close();
+            }
+            runIds.put(stage.name(), result.runId());
+            printResult(out, result);
+            if (!result.failures().isEmpty()) {
+                out.println("stage " + stage.name() + ": evaluators failed; the next stages go on");
+            }
+        }
+        Map<String, Double> metrics = new java.util.LinkedHashMap<>(result.metrics());
+        metrics.put("train/final_loss", result.finalLoss());
+        writeResult(result.runId(), "FINISHED", metrics, null);
+        out.println();
+        runIds.forEach((stage, id) -> out.println("stage " + stage + ": run " + id));
+        return Main.OK;
     }
 
     /** Runs the file's sweep: trials in child processes under a parent run. */

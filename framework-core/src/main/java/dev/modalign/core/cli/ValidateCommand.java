@@ -38,6 +38,11 @@ final class ValidateCommand implements Callable<Integer> {
         List<UserError.Problem> problems = new ArrayList<>();
         for (Path file : files) {
             try {
+                org.yaml.snakeyaml.nodes.Node root = dev.modalign.core.config.YamlDocument.read(file);
+                if (dev.modalign.core.stage.Stages.present(root)) {
+                    validateStages(composer, file, root);
+                    continue;
+                }
                 RunPlan plan = composer.compose(file, assignments);
                 System.out.println(file + ": ok (" + count(plan.towers().size(), "tower") + ", "
                         + count(plan.losses().size(), "loss") + ", " + count(plan.evaluators().size(), "evaluator") + "; "
@@ -56,6 +61,17 @@ final class ValidateCommand implements Callable<Integer> {
             throw new UserError(problems);
         }
         return Main.OK;
+    }
+
+    /** Composes every stage, with stage references checked (they resolve to a placeholder run). */
+    private void validateStages(RunComposer composer, Path file, org.yaml.snakeyaml.nodes.Node root) {
+        List<dev.modalign.core.stage.Stages.Stage> stages = dev.modalign.core.stage.Stages.of(root, file.toString());
+        for (dev.modalign.core.stage.Stages.Stage stage : stages) {
+            dev.modalign.core.stage.Stages.resolve(stage, stages, name -> "run:stage-" + name, file.toString());
+            RunPlan plan = composer.compose(file, dev.modalign.core.config.Overrides.apply(stage.document(), assignments));
+            System.out.println(file + ": stage " + stage.name() + " ok (" + count(plan.towers().size(), "tower") + ", "
+                    + count(plan.losses().size(), "loss") + ", " + count(plan.evaluators().size(), "evaluator") + ")");
+        }
     }
 
     private static String count(long n, String noun) {

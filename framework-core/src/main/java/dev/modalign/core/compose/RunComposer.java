@@ -245,6 +245,7 @@ public final class RunComposer {
                     resolvedTower.put("encoder", resolvedEncoder);
                 }
                 resolvedTower.put("frozen", towerSpec.frozen());
+                resolvedTower.put("init_from", towerSpec.initFrom());
                 List<Augmentation<?>> augmentations = new ArrayList<>();
                 List<Object> resolvedAugmentations = new ArrayList<>();
                 for (ComponentRef ref : spec.augment().getOrDefault(name, List.of())) {
@@ -267,7 +268,7 @@ public final class RunComposer {
                 resolvedTowers.put(name, resolvedTower);
                 if (modality != null && encoder != null) {
                     towers.add(new Tower(name, fields.getOrDefault(name, name), modality, List.copyOf(augmentations), encoder,
-                            towerSpec.frozen()));
+                            towerSpec.frozen(), towerSpec.initFrom()));
                 }
             }
             resolved.put("towers", resolvedTowers);

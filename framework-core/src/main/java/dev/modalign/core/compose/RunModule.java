@@ -50,7 +50,20 @@ public final class RunModule extends AbstractModule {
     private final Path cacheDir;
     private final PrintStream out;
 
+    private final org.yaml.snakeyaml.nodes.Node document;
+
     public RunModule(PluginRegistry registry, Path experimentFile, Overrides overrides, Path cacheDir, PrintStream out) {
+        this(registry, experimentFile, null, overrides, cacheDir, out);
+    }
+
+    /**
+     * A run of a document made from an experiment file (a stage of it), rather than of the file as it is.
+     *
+     * @param document the experiment to run, with the overrides' assignments already applied; null for the file
+     */
+    public RunModule(PluginRegistry registry, Path experimentFile, org.yaml.snakeyaml.nodes.Node document,
+            Overrides overrides, Path cacheDir, PrintStream out) {
+        this.document = document;
         this.registry = registry;
         this.experimentFile = experimentFile;
         this.overrides = overrides;
@@ -69,7 +82,8 @@ public final class RunModule extends AbstractModule {
     @Provides
     @Singleton
     RunPlan plan(RunComposer composer) {
-        return composer.compose(experimentFile, overrides.assignments(), overrides.baseDir());
+        return document != null ? composer.compose(experimentFile, document)
+                : composer.compose(experimentFile, overrides.assignments(), overrides.baseDir());
     }
 
     @Provides

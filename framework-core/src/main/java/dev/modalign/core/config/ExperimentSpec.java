@@ -63,7 +63,11 @@ public record ExperimentSpec(
     public record TowerSpec(
             @Doc("The modality: how raw fields become examples and batches.") ComponentRef modality,
             @Doc("The encoder: maps a batch to embeddings.") ComponentRef encoder,
-            @Doc("Keep the encoder's weights fixed (out of the optimiser).") @Default("false") boolean frozen) {}
+            @Doc("Keep the encoder's weights fixed (out of the optimiser).") @Default("false") boolean frozen,
+            @Doc("Start the encoder from a checkpoint: a .params file or a run directory (its "
+                    + "artifacts/checkpoint/<tower>.params), run:<run id>[/<tower>] (a run of the tracker, the same tower "
+                    + "name unless given), or stage:<stage>[/<tower>] (an earlier stage of this file).") @Default("null")
+                    String initFrom) {}
 
     /** A loss with the framework's keys. */
     public record LossSpec(

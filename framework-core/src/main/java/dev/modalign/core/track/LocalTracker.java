@@ -93,6 +93,20 @@ public final class LocalTracker implements Tracker {
         }
     }
 
+    /** {@code <root>/<experiment>/<runId>/artifacts/<artifactPath>}, in whichever experiment holds the run. */
+    @Override
+    public java.util.Optional<Path> fetchArtifact(String runId, String artifactPath) {
+        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
+            return java.util.Optional.empty();
+        }
+        try (java.util.stream.Stream<Path> experiments = Files.list(root)) {
+            return experiments.map(e -> e.resolve(runId).resolve("artifacts").resolve(artifactPath).normalize())
+                    .filter(p -> p.startsWith(root) && Files.isRegularFile(p)).findFirst();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read run " + runId + " under " + root + ": " + e.getMessage(), e);
+        }
+    }
+
     private static byte[] randomBytes() {
         byte[] bytes = new byte[3];
         new SecureRandom().nextBytes(bytes);

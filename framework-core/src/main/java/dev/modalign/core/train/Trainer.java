@@ -33,6 +33,7 @@ import dev.modalign.core.compose.Tower;
 import dev.modalign.core.config.ExperimentSpec;
 import dev.modalign.core.config.ExperimentSpec.TrainSpec;
 import jakarta.inject.Inject;
+import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -162,6 +163,10 @@ public final class Trainer {
             Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
             DataLoader.Batch first = batches.next();
             List<Parameter> trainable = initialise(model, first);
+            Map<String, String> starts = loadInitialWeights(model);
+            if (!starts.isEmpty()) {
+                run.setTags(starts);
+            }
             AdamW optimizer = new AdamW(trainable, train.optimizer(), model);
             List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
             CosineSchedule schedule = CosineSchedule.of(train.optimizer().lr(), total, train.warmup(), train.minLrRatio());
@@ -310,6 +315,66 @@ public final class Trainer {
             }
         }
         return trainable;
+    }
+
+    /**
+     * Loads the towers' {@code init_from} checkpoints into their initialised encoders; returns a tag per
+     * tower saying where its weights came from.
+     */
+    private Map<String, String> loadInitialWeights(NDManager model) {
+        Map<String, String> tags = new LinkedHashMap<>();
+        for (Tower tower : plan.towers()) {
+            if (tower.initFrom() == null) {
+                continue;
+            }
+            Path file = checkpointOf(tower);
+            try (DataInputStream stream = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
+                tower.encoder().block().loadParameters(model, stream);
+            } catch (IOException | ai.djl.MalformedModelException | RuntimeException e) {
+                throw new RunFailure("tower '" + tower.name() + "' cannot start from " + file + " (init_from: "
+                        + tower.initFrom() + "): " + e.getMessage() + "; the checkpoint must come from the same encoder "
+                        + "with the same parameters (type, sizes) as this tower's", e);
+            }
+            out.println("tower '" + tower.name() + "' starts from " + file + (tower.frozen() ? " (frozen)" : ""));
+            tags.put("modalign.init_from." + tower.name(), tower.initFrom());
+        }
+        return tags;
+    }
+
+    /** The checkpoint file a tower's init_from names. */
+    private Path checkpointOf(Tower tower) {
+        String spec = tower.initFrom().trim();
+        String artifact;
+        if (spec.startsWith("run:")) {
+            String rest = spec.substring(4);
+            int slash = rest.indexOf('/');
+            String runId = slash < 0 ? rest : rest.substring(0, slash);
+            String towerName = slash < 0 ? tower.name() : rest.substring(slash + 1);
+            artifact = "checkpoint/" + towerName + ".params";
+            return tracker.fetchArtifact(runId, artifact).orElseThrow(() -> new UserError("towers." + tower.name()
+                    + ".init_from: the tracker has no " + artifact + " of run '" + runId + "'; check the run id (modalign "
+                    + "runs are listed in MLflow or under the runs directory) and that the run finished"));
+        }
+        if (spec.startsWith("stage:")) {
+            throw new UserError("towers." + tower.name() + ".init_from: '" + spec + "' names a stage, which only a file "
+                    + "with a stages: block has; use run:<run id> or a checkpoint path here");
+        }
+        Path path = plan.file().toAbsolutePath().getParent().resolve(spec).normalize();
+        if (Files.isDirectory(path)) {
+            for (Path candidate : List.of(path.resolve("artifacts/checkpoint/" + tower.name() + ".params"),
+                    path.resolve("checkpoint/" + tower.name() + ".params"), path.resolve(tower.name() + ".params"))) {
+                if (Files.isRegularFile(candidate)) {
+                    return candidate;
+                }
+            }
+            throw new UserError("towers." + tower.name() + ".init_from: " + path + " holds no " + tower.name()
+                    + ".params (looked in artifacts/checkpoint/, checkpoint/ and the directory itself)");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new UserError("towers." + tower.name() + ".init_from: no file " + path + "; give a .params checkpoint, "
+                    + "a run directory, or run:<run id>");
+        }
+        return path;
     }
 
     private List<Parameter> allParameters() {
