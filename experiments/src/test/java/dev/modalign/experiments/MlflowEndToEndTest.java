@@ -103,5 +103,13 @@ class MlflowEndToEndTest {
         Cli.Result rerun = Cli.run("rerun", someRunId, "--tracking-uri", uri);
         assertEquals(0, rerun.code(), rerun.err());
         assertTrue(rerun.out().contains("matches " + someRunId + " exactly"), rerun.out());
+
+        // A tower of a new run starts from that run's checkpoint, downloaded from the server by run id.
+        Cli.Result started = Cli.run("run", Cli.repo().resolve("experiments/quickstart.yaml").toString(), "--tracking-uri",
+                uri, "--set", "tracking.experiment=" + experiment, "--set", "towers.image.init_from=run:" + someRunId,
+                "--set", "towers.image.frozen=true", "--set", "data.train.size=512", "--set", "train.max_steps=2",
+                "--set", "train.batch_size=64", "--set", "data.eval.size=64");
+        assertEquals(0, started.code(), started.err());
+        assertTrue(started.out().contains("tower 'image' starts from ") && started.out().contains("(frozen)"), started.out());
     }
 }

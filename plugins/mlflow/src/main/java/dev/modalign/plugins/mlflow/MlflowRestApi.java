@@ -93,6 +93,24 @@ final class MlflowRestApi {
         return send(request("/api/2.0/mlflow-artifacts/artifacts/" + proxiedPath).GET(), "GET artifact " + proxiedPath);
     }
 
+    /** Downloads a (binary) artifact through the server's artifact proxy into {@code target}. */
+    void downloadArtifact(String proxiedPath, Path target) throws ServerUnavailableException {
+        String what = "GET artifact " + proxiedPath;
+        HttpResponse<Path> response;
+        try {
+            response = http.send(request("/api/2.0/mlflow-artifacts/artifacts/" + proxiedPath).GET().build(),
+                    HttpResponse.BodyHandlers.ofFile(target));
+        } catch (IOException e) {
+            throw new ServerUnavailableException(what + ": no answer from " + base + " (" + describe(e) + ")", false, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ServerUnavailableException(what + ": interrupted", false, e);
+        }
+        if (response.statusCode() != 200) {
+            throw new RequestRejectedException(response.statusCode(), null, what + " refused: HTTP " + response.statusCode());
+        }
+    }
+
     /** Whether the server answers {@code /health}; for waiting until it is up. */
     boolean healthy() {
         try {

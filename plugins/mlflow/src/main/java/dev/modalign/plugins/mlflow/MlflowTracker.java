@@ -288,6 +288,52 @@ public final class MlflowTracker implements Tracker {
         }
     }
 
+    /**
+     * Downloads one artifact of a run (a checkpoint a later run starts from) into this tracker's cache,
+     * {@code <spool dir>/../mlflow-artifacts/<run id>/<path>}, once.
+     */
+    @Override
+    public java.util.Optional<Path> fetchArtifact(String runId, String artifactPath) {
+        if (!runId.matches("[A-Za-z0-9._-]+") || artifactPath.contains("..")) {
+            return java.util.Optional.empty();
+        }
+        Path target = spoolDir.resolveSibling("mlflow-artifacts").resolve(runId).resolve(artifactPath);
+        if (Files.isRegularFile(target)) {
+            return java.util.Optional.of(target);
+        }
+        try {
+            String artifactUri;
+            try {
+                artifactUri = org.mlflow_project.google.gson.JsonParser.parseString(api.get("runs/get", Map.of("run_id",
+                        runId))).getAsJsonObject().getAsJsonObject("run").getAsJsonObject("info").get("artifact_uri")
+                        .getAsString();
+            } catch (RequestRejectedException notFound) {
+                return java.util.Optional.empty();
+            }
+            String prefix = "mlflow-artifacts:/";
+            if (!artifactUri.startsWith(prefix)) {
+                throw new IllegalStateException("run " + runId + " keeps its artifacts at " + artifactUri
+                        + ", which this tracker cannot read; start the server with --serve-artifacts");
+            }
+            Files.createDirectories(target.getParent());
+            Path partial = target.resolveSibling(target.getFileName() + ".part");
+            try {
+                api.downloadArtifact(artifactUri.substring(prefix.length()) + "/" + artifactPath, partial);
+            } catch (RequestRejectedException missing) {
+                Files.deleteIfExists(partial);
+                return java.util.Optional.empty();
+            }
+            Files.move(partial, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return java.util.Optional.of(target);
+        } catch (ServerUnavailableException e) {
+            throw new IllegalStateException("cannot fetch " + artifactPath + " of run " + runId + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot store " + artifactPath + " of run " + runId + " under " + target
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Stops the sender; what it has not sent stays in the spool for {@code modalign sync}. */
     @Override
     public void close() {
