@@ -72,6 +72,7 @@ final class ValidateCommand implements Callable<Integer> {
             System.out.println(file + ": stage " + stage.name() + " ok (" + count(plan.towers().size(), "tower") + ", "
                     + count(plan.losses().size(), "loss") + ", " + count(plan.evaluators().size(), "evaluator") + ")");
         }
+        System.out.println(file + ": ok (" + count(stages.size(), "stage") + ", run in order)");
     }
 
     private static String count(long n, String noun) {
