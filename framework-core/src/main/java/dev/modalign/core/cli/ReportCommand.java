@@ -52,6 +52,10 @@ final class ReportCommand implements Callable<Integer> {
         String parent;
     }
 
+    @Option(names = "--run", paramLabel = "RUN_ID",
+            description = "Compare only these runs of the experiments or the sweep (repeatable); default: all of them.")
+    List<String> runIds = new ArrayList<>();
+
     @Mixin
     PluginOptions plugins;
 
@@ -106,7 +110,7 @@ final class ReportCommand implements Callable<Integer> {
                     + " in with --runs-dir, or the tracking server with --tracking-uri (or $MLFLOW_TRACKING_URI)");
         }
         ReportRequest request = new ReportRequest(name, title, source.experiments == null ? List.of() : source.experiments,
-                source.parent, metrics, groupBy, curves.isEmpty() ? ReportRequest.DEFAULT_CURVES : curves,
+                source.parent, new LinkedHashSet<>(runIds), metrics, groupBy, curves.isEmpty() ? ReportRequest.DEFAULT_CURVES : curves,
                 new LinkedHashSet<>(lowerIsBetter), readNotes(), store, commandLine(local, store));
         progress.println("reading runs from " + store);
         Report report;
@@ -152,6 +156,7 @@ final class ReportCommand implements Callable<Integer> {
         } else {
             source.experiments.forEach(experiment -> parts.addAll(List.of("--experiment", experiment)));
         }
+        runIds.stream().sorted().forEach(id -> parts.addAll(List.of("--run", id)));
         metrics.forEach(metric -> parts.addAll(List.of("--metric", metric)));
         groupBy.forEach(key -> parts.addAll(List.of("--group-by", key)));
         curves.forEach(key -> parts.addAll(List.of("--curve", key)));

@@ -53,11 +53,12 @@ public final class ReportBuilder {
                 }
             });
             runs = all.stream().filter(run -> !parents.contains(run.runId())).toList();
-            parentsLeftOut = all.size() - runs.size();
+            parentsLeftOut = (int) all.stream().filter(run -> parents.contains(run.runId())).count();
             if (parentsLeftOut > 0) {
                 progress.println("left out " + parentsLeftOut + " sweep parent run(s); their trials are compared");
             }
         }
+        runs = selected(request, runs);
         MethodGrouping grouping = grouping(request, runs, parent);
         List<Method> methods = grouping.apply(runs);
         List<String> metrics = metrics(request, runs);
@@ -66,6 +67,25 @@ public final class ReportBuilder {
         Map<String, List<TrainingCurve>> curves = curves(request, methods);
         Map<String, String> resolved = resolvedYaml(methods);
         return new Report(request, grouping, methods, table, curves, resolved, parent, parentsLeftOut);
+    }
+
+    /** The runs named by --run, all of them found; every run when none is named. */
+    private List<RecordedRun> selected(ReportRequest request, List<RecordedRun> runs) {
+        if (request.runIds().isEmpty()) {
+            return runs;
+        }
+        List<RecordedRun> selected = runs.stream().filter(run -> request.runIds().contains(run.runId())).toList();
+        Set<String> found = new HashSet<>();
+        selected.forEach(run -> found.add(run.runId()));
+        List<String> missing = request.runIds().stream().filter(id -> !found.contains(id)).sorted().toList();
+        if (!missing.isEmpty()) {
+            throw new UserError("--run " + String.join(", ", missing) + ": not " + (missing.size() == 1 ? "a run" : "runs")
+                    + " of " + (request.parentRunId() != null ? "the sweep " + request.parentRunId()
+                    : "the experiments " + String.join(", ", request.experiments())) + " in " + request.store()
+                    + " (sweep parents are not runs of a method); leave --run out to compare every run");
+        }
+        progress.println("comparing the " + selected.size() + " run(s) named by --run of " + runs.size());
+        return selected;
     }
 
     private List<RecordedRun> experiments(ReportRequest request) {

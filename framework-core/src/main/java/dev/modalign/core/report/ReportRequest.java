@@ -11,6 +11,7 @@ import java.util.Set;
  * @param experiments the experiments whose runs it compares, in the order of its rows when the rows
  *     are experiments; empty when {@code parentRunId} is given
  * @param parentRunId a sweep's parent run, whose child runs it compares; or null
+ * @param runIds only these runs of the experiments or the sweep; empty for all of them
  * @param metrics the table's columns and the bar charts; empty for every {@code eval/} metric
  * @param groupBy parameters whose values make the rows; empty for the default (experiments, else the
  *     swept parameters)
@@ -20,7 +21,8 @@ import java.util.Set;
  * @param store where the runs were read from, as the page names it (a URI or the local store's directory)
  * @param commandLine the command that makes the report, as the page quotes it
  */
-public record ReportRequest(String name, String title, List<String> experiments, String parentRunId, List<String> metrics,
+public record ReportRequest(String name, String title, List<String> experiments, String parentRunId, Set<String> runIds,
+        List<String> metrics,
         List<String> groupBy, List<String> curves, Set<String> lowerIsBetter, String notes, String store,
         String commandLine) {
 
@@ -29,6 +31,7 @@ public record ReportRequest(String name, String title, List<String> experiments,
 
     public ReportRequest {
         experiments = List.copyOf(experiments);
+        runIds = Set.copyOf(runIds);
         metrics = List.copyOf(metrics);
         groupBy = List.copyOf(groupBy);
         curves = List.copyOf(curves);

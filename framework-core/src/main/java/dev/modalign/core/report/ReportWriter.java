@@ -224,8 +224,31 @@ public final class ReportWriter {
             layout.barCharts.forEach((metric, file) -> md.append("![").append(metric).append("](").append(file).append(")\n\n"));
         }
         runs(md, report, layout);
-        md.append("\nMade by `").append(request.commandLine()).append("`; the same runs give the same files.\n");
+        md.append("\nMade by the command below; the same runs give the same files.\n\n```\n")
+                .append(wrap(request.commandLine())).append("\n```\n");
         return md.toString();
+    }
+
+    /** A shell command cut before an option where a line would pass 100 characters, with ' \\' continuations. */
+    static String wrap(String command) {
+        StringBuilder out = new StringBuilder();
+        int lineStart = 0;
+        String[] words = command.split(" ");
+        for (int i = 0; i < words.length; i++) {
+            boolean option = words[i].startsWith("--");
+            int length = out.length() - lineStart;
+            // An option and its value stay on one line.
+            int next = words[i].length() + (option && i + 1 < words.length && !words[i + 1].startsWith("--")
+                    ? 1 + words[i + 1].length() : 0);
+            if (i > 0 && option && length + 1 + next > 98) {
+                out.append(" \\\n    ");
+                lineStart = out.length() - 4;
+            } else if (i > 0) {
+                out.append(' ');
+            }
+            out.append(words[i]);
+        }
+        return out.toString();
     }
 
     private static String source(Report report) {

@@ -264,6 +264,26 @@ class ReportCommandTest {
     }
 
     @Test
+    void runsNamedByRunAreTheOnlyOnesCompared() throws IOException {
+        Path out = dir.resolve("two");
+        Result result = report("--name", "two", "--runs-dir", store.toString(), "--experiment", "clip-tux", "--run",
+                "20260101-000003-c00003", "--run", "20260101-000001-c00001", "--metric", R1, "--out", out.toString());
+        assertEquals(0, result.code(), result.err());
+        String readme = Files.readString(out.resolve("README.md"));
+        // Seeds 1 and 3: 0.10 and 0.14 -> 0.120 +- 0.028; seed 2 is not named.
+        assertTrue(readme.contains("| clip-tux | 2 | 0.120 ± 0.028 |\n"), readme);
+        assertFalse(readme.contains("20260101-000002-c00002"), readme);
+        String command = JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject()
+                .get("command").getAsString();
+        assertTrue(command.contains("--run 20260101-000001-c00001 --run 20260101-000003-c00003"), command);
+        Result missing = report("--name", "two", "--runs-dir", store.toString(), "--experiment", "clip-tux", "--run",
+                "20260101-000004-s00001", "--out", out.toString());
+        assertEquals(Main.BAD_INPUT, missing.code());
+        assertTrue(missing.err().contains("--run 20260101-000004-s00001: not a run of the experiments clip-tux"),
+                missing.err());
+    }
+
+    @Test
     void errorsSayWhatIsThereAndWhatToDo() {
         Result unknown = report("--name", "x", "--runs-dir", store.toString(), "--experiment", "clip-tuxx", "--out",
                 dir.resolve("x").toString());

@@ -128,6 +128,19 @@ class AggregationTest {
     }
 
     @Test
+    void theCommandIsWrappedBeforeAnOptionAndKeepsEachOptionWithItsValue() {
+        String command = "modalign report --name methods-tuxpaint --runs-dir reports/methods-tuxpaint/runs"
+                + " --experiment tuxpaint --experiment c3 --experiment cwcl --experiment debiased --out reports/methods-tuxpaint";
+        String wrapped = ReportWriter.wrap(command);
+        // 81 characters, and --experiment tuxpaint would make 103; the next line would reach 112 with --out.
+        assertEquals("modalign report --name methods-tuxpaint --runs-dir reports/methods-tuxpaint/runs \\\n"
+                + "    --experiment tuxpaint --experiment c3 --experiment cwcl --experiment debiased \\\n"
+                + "    --out reports/methods-tuxpaint", wrapped);
+        assertTrue(wrapped.lines().allMatch(line -> line.length() <= 100), wrapped);
+        assertEquals(command, wrapped.replace(" \\\n    ", " "));
+    }
+
+    @Test
     void tableHeadersLoseTheDirectoryEveryMetricShares() {
         assertEquals("eval/retrieval/", ReportWriter.commonDirectory(List.of(R1, "eval/retrieval/text_to_image/MRR")));
         assertEquals("eval/", ReportWriter.commonDirectory(List.of(R1, LOSS)));
