@@ -86,6 +86,15 @@ class AggregationTest {
         ComparisonTable table = ComparisonTable.of(MethodGrouping.byExperiment(List.of("clip", "siglip", "supcon"))
                 .apply(runs), List.of(R1, chance), Set.of());
         assertEquals(Set.of("clip", "siglip"), table.best().get(R1));
+        // Two hits of 118 a seed against one and three: the same mean, though not the same double.
+        List<RecordedRun> rounded = List.of(
+                Runs.finished("a1", "clip", "1", Map.of(R1, 4 / 118.0)), Runs.finished("a2", "clip", "2", Map.of(R1, 5 / 118.0)),
+                Runs.finished("b1", "siglip", "1", Map.of(R1, 3 / 118.0)), Runs.finished("b2", "siglip", "2", Map.of(R1, 6 / 118.0)),
+                Runs.finished("c1", "supcon", "1", Map.of(R1, 1 / 118.0)));
+        ComparisonTable close = ComparisonTable.of(MethodGrouping.byExperiment(List.of("clip", "siglip", "supcon"))
+                .apply(rounded), List.of(R1), Set.of());
+        assertTrue(close.cell("clip", R1).mean() != close.cell("siglip", R1).mean(), "the doubles do differ");
+        assertEquals(Set.of("clip", "siglip"), close.best().get(R1), "a tie within rounding is a tie");
         assertEquals(Set.of(), table.best().get(chance), "a chance level every method shares is no one's best");
         ComparisonTable alone = ComparisonTable.of(MethodGrouping.byExperiment(List.of("clip")).apply(runs.subList(0, 1)),
                 List.of(R1), Set.of());
