@@ -63,7 +63,8 @@ public final class ReportBuilder {
         List<Method> methods = grouping.apply(runs);
         List<String> metrics = metrics(request, runs);
         ComparisonTable table = ComparisonTable.of(methods, metrics, request.lowerIsBetter());
-        progress.println(methods.size() + " method(s) by " + grouping.describe() + ", " + metrics.size() + " metric(s)");
+        progress.println((grouping.describe().equals("method") ? "1 method (only the seed differs between the runs)"
+                : methods.size() + " method(s) by " + grouping.describe()) + ", " + metrics.size() + " metric(s)");
         Map<String, List<TrainingCurve>> curves = curves(request, methods);
         Map<String, String> resolved = resolvedYaml(methods);
         return new Report(request, grouping, methods, table, curves, resolved, parent, parentsLeftOut);
