@@ -312,7 +312,7 @@ public final class ReportWriter {
         md.append("## Runs\n\nThe runs behind every number, and the resolved experiment each recorded (artifact"
                 + " `config/resolved.yaml`; `modalign rerun RUN_ID` runs one again). Relative data paths in a file are"
                 + " relative to the experiment file the run was started from.\n\n");
-        md.append("| ").append(escape(report.grouping().describe())).append(" | seed | run id | status | experiment |\n");
+        md.append("| ").append(escape(report.grouping().describe())).append(" | seed | run id | status | resolved YAML |\n");
         md.append("|---|---|---|---|---|\n");
         for (Method method : report.methods()) {
             for (RecordedRun run : method.runs()) {

@@ -124,7 +124,7 @@ final class RunReader {
 
     /**
      * Every value of a metric through metrics/get-history, page by page, by step and time. The key is
-     * renamed as {@link TrackedRun#logMetric} renamed it on the way in (R@1 is R_at_1).
+     * renamed as {@link TrackedRun#logMetric} renamed it on the way in (an @ becomes _).
      */
     List<MetricPoint> metricHistory(String runId, String key) {
         List<MetricPoint> points = new ArrayList<>();
