@@ -2,6 +2,10 @@ package dev.modalign.core.track;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.modalign.api.MetricPoint;
+import dev.modalign.api.RecordedRun;
 import dev.modalign.api.RunSpec;
 import dev.modalign.api.RunStatus;
 import dev.modalign.api.TrackedRun;
@@ -17,9 +21,14 @@ import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * The embedded default store: each run is a directory {@code <root>/<experiment>/<run id>/} holding
@@ -62,35 +71,194 @@ public final class LocalTracker implements Tracker {
     @Override
     public void close() {}
 
-    /** Finds {@code <root>/<experiment>/<runId>} and reads its resolved configuration and records back. */
+    /**
+     * Finds {@code <root>/<experiment>/<runId>} and reads its resolved configuration, records and
+     * {@code run.json} back; the configuration is empty when the run logged none (a sweep's parent).
+     */
     @Override
-    public java.util.Optional<dev.modalign.api.RecordedRun> fetchRun(String runId) {
-        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
-            return java.util.Optional.empty();
+    public Optional<RecordedRun> fetchRun(String runId) {
+        return runDir(runId).map(dir -> read(dir));
+    }
+
+    /**
+     * The runs under {@code <root>/<experiment>/}, oldest first, with their resolved configurations.
+     * A run that ended with a message carries it as the tag {@code modalign.error}, as in MLflow.
+     */
+    @Override
+    public List<RecordedRun> searchRuns(String experiment) {
+        Path dir = root.resolve(safe(experiment));
+        if (!Files.isDirectory(dir)) {
+            return List.of();
         }
-        try (java.util.stream.Stream<Path> experiments = Files.list(root)) {
-            Path dir = experiments.map(e -> e.resolve(runId)).filter(Files::isDirectory).findFirst().orElse(null);
-            if (dir == null) {
-                return java.util.Optional.empty();
-            }
-            Map<String, String> params = new LinkedHashMap<>();
-            Map<String, String> tags = new LinkedHashMap<>();
-            Map<String, Double> metrics = new LinkedHashMap<>();
-            for (String line : Files.readAllLines(dir.resolve("records.jsonl"), StandardCharsets.UTF_8)) {
-                com.google.gson.JsonObject record = com.google.gson.JsonParser.parseString(line).getAsJsonObject();
-                com.google.gson.JsonObject data = record.getAsJsonObject("data");
-                switch (record.get("kind").getAsString()) {
-                    case "params" -> data.entrySet().forEach(e -> params.put(e.getKey(), e.getValue().getAsString()));
-                    case "tags" -> data.entrySet().forEach(e -> tags.put(e.getKey(), e.getValue().getAsString()));
-                    case "metric" -> metrics.put(data.get("key").getAsString(), data.get("value").getAsDouble());
-                    default -> { }
+        List<RecordedRun> runs = new ArrayList<>();
+        try (Stream<Path> children = Files.list(dir)) {
+            for (Path run : children.filter(LocalTracker::isRunDir).sorted().toList()) {
+                RecordedRun recorded = read(run);
+                // Two experiment names can share a directory name once made safe; run.json has the real one.
+                if (recorded.info().experiment().isEmpty() || recorded.info().experiment().equals(experiment)) {
+                    runs.add(recorded);
                 }
             }
-            String yaml = Files.readString(dir.resolve("artifacts/config/resolved.yaml"), StandardCharsets.UTF_8);
-            return java.util.Optional.of(new dev.modalign.api.RecordedRun(runId, yaml, params, tags, metrics));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read run " + runId + " under " + root + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot list the runs in " + dir + ": " + e.getMessage(), e);
         }
+        runs.sort(Comparator.comparingLong((RecordedRun run) -> run.info().startTime()).thenComparing(RecordedRun::runId));
+        return runs;
+    }
+
+    /** The values of {@code key} in the run's records.jsonl, by step (in logging order within a step). */
+    @Override
+    public List<MetricPoint> metricHistory(String runId, String key) {
+        Optional<Path> dir = runDir(runId);
+        if (dir.isEmpty()) {
+            return List.of();
+        }
+        List<MetricPoint> points = new ArrayList<>();
+        for (JsonObject record : records(dir.get().resolve("records.jsonl"))) {
+            JsonObject data = record.getAsJsonObject("data");
+            if (record.get("kind").getAsString().equals("metric") && data.get("key").getAsString().equals(key)) {
+                points.add(new MetricPoint(data.get("step").getAsLong(), data.get("value").getAsDouble(),
+                        record.get("time").getAsLong()));
+            }
+        }
+        points.sort(Comparator.comparingLong(MetricPoint::step));
+        return points;
+    }
+
+    /** The experiments that hold runs, by their names in run.json; for suggestions when one is not found. */
+    public List<String> experiments() {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        java.util.TreeSet<String> names = new java.util.TreeSet<>();
+        try (Stream<Path> experiments = Files.list(root)) {
+            for (Path experiment : experiments.filter(Files::isDirectory).toList()) {
+                try (Stream<Path> runs = Files.list(experiment)) {
+                    runs.filter(LocalTracker::isRunDir).sorted().findFirst().map(LocalTracker::meta)
+                            .ifPresent(meta -> names.add(meta.has("experiment") ? meta.get("experiment").getAsString()
+                                    : experiment.getFileName().toString()));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the experiments in " + root + ": " + e.getMessage(), e);
+        }
+        return List.copyOf(names);
+    }
+
+    private Optional<Path> runDir(String runId) {
+        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> experiments = Files.list(root)) {
+            return experiments.map(e -> e.resolve(runId)).filter(LocalTracker::isRunDir).sorted().findFirst();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean isRunDir(Path dir) {
+        return Files.isRegularFile(dir.resolve("records.jsonl"));
+    }
+
+    private static RecordedRun read(Path dir) {
+        Map<String, String> params = new LinkedHashMap<>();
+        Map<String, String> tags = new LinkedHashMap<>();
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        Map<String, Long> metricSteps = new LinkedHashMap<>();
+        for (JsonObject record : records(dir.resolve("records.jsonl"))) {
+            JsonObject data = record.getAsJsonObject("data");
+            switch (record.get("kind").getAsString()) {
+                case "params" -> data.entrySet().forEach(e -> params.put(e.getKey(), e.getValue().getAsString()));
+                case "tags" -> data.entrySet().forEach(e -> tags.put(e.getKey(), e.getValue().getAsString()));
+                case "metric" -> {
+                    // The last value is the one at the highest step (the latest logged among equals), as in MLflow.
+                    String key = data.get("key").getAsString();
+                    long step = data.get("step").getAsLong();
+                    if (step >= metricSteps.getOrDefault(key, Long.MIN_VALUE)) {
+                        metricSteps.put(key, step);
+                        metrics.put(key, data.get("value").getAsDouble());
+                    }
+                }
+                default -> { }
+            }
+        }
+        JsonObject meta = meta(dir);
+        String runId = dir.getFileName().toString();
+        if (meta.has("message") && !tags.containsKey("modalign.error")) {
+            tags.put("modalign.error", meta.get("message").getAsString());
+        }
+        RunStatus status = RunStatus.RUNNING;
+        if (meta.has("status")) {
+            try {
+                status = RunStatus.valueOf(meta.get("status").getAsString());
+            } catch (IllegalArgumentException unknown) {
+                throw new IllegalStateException(dir.resolve("run.json") + ": unknown status " + meta.get("status"));
+            }
+        }
+        RecordedRun.Info info = new RecordedRun.Info(text(meta, "experiment"), text(meta, "run_name"), status,
+                meta.has("parent_run_id") ? meta.get("parent_run_id").getAsString() : null, number(meta, "start_time"),
+                number(meta, "end_time"));
+        String yaml = "";
+        Path resolved = dir.resolve("artifacts/config/resolved.yaml");
+        if (Files.isRegularFile(resolved)) {
+            try {
+                yaml = Files.readString(resolved, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + resolved + ": " + e.getMessage(), e);
+            }
+        }
+        return new RecordedRun(runId, yaml, params, tags, metrics, info);
+    }
+
+    private static String text(JsonObject object, String key) {
+        return object.has(key) && !object.get(key).isJsonNull() ? object.get(key).getAsString() : "";
+    }
+
+    private static long number(JsonObject object, String key) {
+        return object.has(key) && !object.get(key).isJsonNull() ? object.get(key).getAsLong() : 0;
+    }
+
+    /** run.json, or an empty object for a run whose process died before writing it. */
+    private static JsonObject meta(Path dir) {
+        Path file = dir.resolve("run.json");
+        if (!Files.isRegularFile(file)) {
+            return new JsonObject();
+        }
+        try {
+            return JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(file + " is not a run's JSON (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * The records of a records.jsonl. A last line cut short is what a crash leaves (the file is
+     * append-only): it is skipped; a bad line before the last is an error naming its line.
+     */
+    private static List<JsonObject> records(Path file) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        List<JsonObject> records = new ArrayList<>(lines.size());
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).isBlank()) {
+                continue;
+            }
+            try {
+                records.add(JsonParser.parseString(lines.get(i)).getAsJsonObject());
+            } catch (RuntimeException e) {
+                if (i < lines.size() - 1) {
+                    throw new IllegalStateException(file + ":" + (i + 1) + " is not a JSON record (" + e.getMessage()
+                            + "); the store was changed by hand or the disk is damaged", e);
+                }
+            }
+        }
+        return records;
     }
 
     /** {@code <root>/<experiment>/<runId>/artifacts/<artifactPath>}, in whichever experiment holds the run. */

@@ -234,10 +234,15 @@ final class MlflowRun implements TrackedRun {
      * character (the '@' of R@1) becomes '_', once reported, instead of the whole record being refused.
      */
     private String mlflowName(String key) {
-        String name = key.replaceAll("[^A-Za-z0-9_\\-. :/]", "_");
+        String name = serverName(key);
         if (!name.equals(key) && renamed.add(key)) {
             LOG.log(Level.WARNING, "MLflow refuses the name '" + key + "'; run " + id() + " logs it as '" + name + "'");
         }
         return name;
+    }
+
+    /** The name MLflow keeps for {@code key}: each character it refuses becomes '_'. */
+    static String serverName(String key) {
+        return key.replaceAll("[^A-Za-z0-9_\\-. :/]", "_");
     }
 }

@@ -4,7 +4,10 @@ import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
 import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.MetricPoint;
+import dev.modalign.api.RecordedRun;
 import dev.modalign.api.RunSpec;
+import dev.modalign.api.RunStatus;
 import dev.modalign.api.TrackedRun;
 import dev.modalign.api.Tracker;
 import java.io.IOException;
@@ -21,6 +24,7 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
@@ -77,6 +81,7 @@ public final class MlflowTracker implements Tracker {
 
     private final Params params;
     private final MlflowRestApi api;
+    private final RunReader reader;
     private final Path spoolDir;
     private final SpoolSender sender;
     private final List<MlflowRun> live = new CopyOnWriteArrayList<>();
@@ -102,6 +107,7 @@ public final class MlflowTracker implements Tracker {
             throw new InvalidParamException("spool_dir", "cannot create " + spoolDir + " (" + e.getMessage() + ")");
         }
         this.sender = new SpoolSender(api, this::serverRunIdOf);
+        this.reader = new RunReader(api);
         this.daemon = new Thread(this::sendLoop, "modalign-mlflow-sender");
         daemon.setDaemon(true);
         daemon.start();
@@ -223,7 +229,7 @@ public final class MlflowTracker implements Tracker {
                 }
                 List<SpoolRecord> records = spool.readAfter(0);
                 if (records.stream().noneMatch(record -> record.kind().equals("end"))) {
-                    MlflowRun.appendEnd(spool, dev.modalign.api.RunStatus.KILLED,
+                    MlflowRun.appendEnd(spool, RunStatus.KILLED,
                             "the process that ran it ended without ending the run; replayed by modalign sync");
                 }
                 ArrayDeque<SpoolRecord> pending = new ArrayDeque<>(spool.readAfter(state.ackedSeq));
@@ -246,46 +252,32 @@ public final class MlflowTracker implements Tracker {
     }
 
     /**
-     * A run of this server, for {@code modalign rerun}: its params, tags and latest metrics from
-     * runs/get, and its resolved configuration from the artifact proxy.
+     * A run of this server, for {@code modalign rerun}: its params, tags and latest metrics, its
+     * experiment's name, and its resolved configuration (empty when it logged none, as a sweep's parent).
      */
     @Override
-    public java.util.Optional<dev.modalign.api.RecordedRun> fetchRun(String runId) {
-        try {
-            org.mlflow_project.google.gson.JsonObject run;
-            try {
-                run = org.mlflow_project.google.gson.JsonParser.parseString(api.get("runs/get", Map.of("run_id", runId)))
-                        .getAsJsonObject().getAsJsonObject("run");
-            } catch (RequestRejectedException notFound) {
-                return java.util.Optional.empty();
-            }
-            org.mlflow_project.google.gson.JsonObject data = run.getAsJsonObject("data");
-            Map<String, String> params = new java.util.LinkedHashMap<>();
-            Map<String, String> tags = new java.util.LinkedHashMap<>();
-            Map<String, Double> metrics = new java.util.LinkedHashMap<>();
-            if (data.has("params")) {
-                data.getAsJsonArray("params").forEach(e -> params.put(e.getAsJsonObject().get("key").getAsString(),
-                        e.getAsJsonObject().get("value").getAsString()));
-            }
-            if (data.has("tags")) {
-                data.getAsJsonArray("tags").forEach(e -> tags.put(e.getAsJsonObject().get("key").getAsString(),
-                        e.getAsJsonObject().get("value").getAsString()));
-            }
-            if (data.has("metrics")) {
-                data.getAsJsonArray("metrics").forEach(e -> metrics.put(e.getAsJsonObject().get("key").getAsString(),
-                        e.getAsJsonObject().get("value").getAsDouble()));
-            }
-            String artifactUri = run.getAsJsonObject("info").get("artifact_uri").getAsString();
-            String prefix = "mlflow-artifacts:/";
-            if (!artifactUri.startsWith(prefix)) {
-                throw new IllegalStateException("run " + runId + " keeps its artifacts at " + artifactUri
-                        + ", which this tracker cannot read; start the server with --serve-artifacts");
-            }
-            String yaml = api.getArtifact(artifactUri.substring(prefix.length()) + "/config/resolved.yaml");
-            return java.util.Optional.of(new dev.modalign.api.RecordedRun(runId, yaml, params, tags, metrics));
-        } catch (ServerUnavailableException e) {
-            throw new IllegalStateException("cannot read run " + runId + ": " + e.getMessage(), e);
-        }
+    public Optional<RecordedRun> fetchRun(String runId) {
+        return reader.fetchRun(runId);
+    }
+
+    /**
+     * The active (not deleted) runs of an experiment, oldest first, with their last metric values;
+     * their resolved configurations are left empty (one more request per run: {@link #fetchRun}).
+     */
+    @Override
+    public List<RecordedRun> searchRuns(String experiment) {
+        return reader.searchRuns(experiment);
+    }
+
+    /** Every value of a metric of a run, by step; the key as it was logged (R@1, stored as R_1). */
+    @Override
+    public List<MetricPoint> metricHistory(String runId, String key) {
+        return reader.metricHistory(runId, key);
+    }
+
+    /** Runs per runs/search request; small in tests of the paging. */
+    void searchPageSize(int size) {
+        reader.searchPageSize(size);
     }
 
     /**

@@ -224,6 +224,95 @@ class MlflowTrackerTest extends PluginContract {
     }
 
     @Test
+    void aSweepComesBackPageByPageWithInfoParentsHistoriesAndConfigurations(@TempDir Path spool, @TempDir Path files)
+            throws Exception {
+        String experiment = "readback-sweep-" + System.nanoTime();
+        String parentId;
+        List<String> children = new ArrayList<>();
+        try (MlflowTracker tracker = tracker(spool)) {
+            var parent = tracker.startRun(new RunSpec(experiment, "sweep", null));
+            parentId = parent.id();
+            for (int child = 0; child < 5; child++) {
+                Thread.sleep(5);
+                var run = tracker.startRun(new RunSpec(experiment, "trial-" + child, parentId));
+                run.logParams(Map.of("seed", Integer.toString(child % 2), "losses.0.temperature", child < 3 ? "0.05" : "0.1"));
+                for (long step = 0; step < 30; step++) {
+                    run.logMetric("train/loss", child + 1.0 / (step + 1), step);
+                }
+                run.logMetric("eval/retrieval/image_to_text/R@1", 0.1 * child, 30);
+                Path yaml = Files.writeString(files.resolve("resolved-" + child + ".yaml"), "name: sweep\nseed: " + child + "\n");
+                run.logArtifact(yaml, "config/resolved.yaml");
+                if (child == 4) {
+                    run.end(RunStatus.FAILED, "loss became NaN at step 7");
+                } else {
+                    run.end(RunStatus.FINISHED, null);
+                }
+                children.add(run.id());
+            }
+            parent.end(RunStatus.FINISHED, null);
+            var other = tracker.startRun(new RunSpec(experiment + "-other", "elsewhere", null));
+            other.end(RunStatus.FINISHED, null);
+        }
+        // A deleted run is not one of the experiment's runs any more.
+        server.post("/api/2.0/mlflow/runs/delete", "{\"run_id\":\"" + children.get(3) + "\"}");
+
+        try (MlflowTracker reader = tracker(files.resolve("reader-spool"))) {
+            reader.searchPageSize(2);
+            List<dev.modalign.api.RecordedRun> runs = reader.searchRuns(experiment);
+            assertEquals(5, runs.size(), "the parent and four live trials, over three pages of two");
+            assertEquals(parentId, runs.get(0).runId(), "oldest first");
+            assertEquals(new TreeSet<>(List.of(children.get(0), children.get(1), children.get(2), children.get(4))),
+                    new TreeSet<>(runs.subList(1, 5).stream().map(dev.modalign.api.RecordedRun::runId).toList()));
+            dev.modalign.api.RecordedRun parent = runs.get(0);
+            assertEquals(experiment, parent.info().experiment());
+            assertEquals("sweep", parent.info().runName());
+            assertEquals(null, parent.info().parentRunId());
+            assertEquals(RunStatus.FINISHED, parent.info().status());
+            for (dev.modalign.api.RecordedRun run : runs.subList(1, 5)) {
+                int child = children.indexOf(run.runId());
+                assertEquals("trial-" + child, run.info().runName());
+                assertEquals(parentId, run.info().parentRunId(), "the parent is MLflow's tag mlflow.parentRunId");
+                assertEquals(child == 4 ? RunStatus.FAILED : RunStatus.FINISHED, run.info().status());
+                assertTrue(run.info().startTime() > 0 && run.info().endTime() >= run.info().startTime(), run.info().toString());
+                assertEquals(Integer.toString(child % 2), run.params().get("seed"));
+                assertEquals(child + 1.0 / 30, run.metrics().get("train/loss"), 1e-12, "the value at the last step");
+                assertEquals(0.1 * child, run.metrics().get("eval/retrieval/image_to_text/R_1"), 1e-12);
+                assertEquals("", run.resolvedYaml(), "bulk answers leave the configuration out");
+            }
+            assertEquals("loss became NaN at step 7", runs.stream().filter(run -> run.runId().equals(children.get(4)))
+                    .findFirst().orElseThrow().tags().get("modalign.error"));
+
+            List<dev.modalign.api.MetricPoint> history = reader.metricHistory(children.get(2), "train/loss");
+            assertEquals(30, history.size());
+            for (int step = 0; step < 30; step++) {
+                assertEquals(step, history.get(step).step());
+                assertEquals(2 + 1.0 / (step + 1), history.get(step).value(), 1e-12);
+            }
+            assertEquals(List.of(30L), reader.metricHistory(children.get(1), "eval/retrieval/image_to_text/R@1").stream()
+                    .map(dev.modalign.api.MetricPoint::step).toList(), "asked by the name it was logged under");
+            assertEquals(List.of(), reader.metricHistory(children.get(1), "train/lr"));
+            assertEquals(List.of(), reader.metricHistory("0123456789abcdef0123456789abcdef", "train/loss"));
+
+            dev.modalign.api.RecordedRun fetched = reader.fetchRun(children.get(1)).orElseThrow();
+            assertEquals("name: sweep\nseed: 1\n", fetched.resolvedYaml());
+            assertEquals(new dev.modalign.api.RecordedRun.Info(experiment, "trial-1", RunStatus.FINISHED, parentId,
+                    fetched.info().startTime(), fetched.info().endTime()), fetched.info());
+            assertEquals("", reader.fetchRun(parentId).orElseThrow().resolvedYaml(), "the parent recorded no configuration");
+            assertEquals(List.of(), reader.searchRuns(experiment + "-missing"));
+        }
+    }
+
+    @Test
+    void readingFromAnUnreachableServerNamesItAndSaysHowToStartOne(@TempDir Path spool) {
+        try (MlflowTracker tracker = tracker(spool, 0, Map.of(), "http://127.0.0.1:1")) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> tracker.searchRuns("anything"));
+            assertTrue(e.getMessage().contains("http://127.0.0.1:1") && e.getMessage().contains("scripts/mlflow-server start"),
+                    e.getMessage());
+            assertThrows(IllegalStateException.class, () -> tracker.metricHistory("r", "train/loss"));
+        }
+    }
+
+    @Test
     void aRefusedRecordIsReportedNotRetriedAndTheRestArrives(@TempDir Path spool) throws Exception {
         MlflowRun run;
         long took;
