@@ -58,7 +58,15 @@ public final class OnnxTextEncoder implements Encoder {
                     + "([CLS])") @Default("mean") String pooling,
             @Doc("Sequences whose embedding is kept after it is computed (0: compute every time)") @Default("200000")
                     int cacheSize,
-            @Doc("ONNX Runtime threads") @Default("1") int threads) {
+            @Doc("ONNX Runtime threads") @Default("1") int threads,
+            @Doc("Keep the computed embeddings on disk too (in the cache directory, per model file and pooling), so "
+                    + "later runs reuse them: a precomputed, 'reinforced' data set") @Default("true") boolean diskCache) {
+
+        /** With the embeddings kept on disk. */
+        public Params(String model, String pooling, int cacheSize, int threads) {
+            this(model, pooling, cacheSize, threads, true);
+        }
+
 
         public Params {
             if (model == null || model.isBlank()) {
@@ -82,6 +90,8 @@ public final class OnnxTextEncoder implements Encoder {
     private final int cacheSize;
     private final Map<Sequence, float[]> cache = new ConcurrentHashMap<>();
     private final Block block = new Frozen();
+    /** Where computed embeddings are appended, or null. */
+    private final Path diskCache;
 
     public OnnxTextEncoder(Params params, ComponentContext context) {
         if (!(context.input() instanceof TokenSpec)) {
@@ -115,6 +125,26 @@ public final class OnnxTextEncoder implements Encoder {
         }
         this.meanPooling = params.pooling().equals("mean");
         this.cacheSize = params.cacheSize();
+        this.diskCache = params.diskCache() && cacheSize > 0
+                ? context.cacheDir().resolve("onnx-text").resolve(fingerprint(file) + "-" + params.pooling() + ".bin")
+                : null;
+        if (diskCache != null) {
+            EmbeddingFile.read(diskCache, embedDim, cacheSize, (ids, embedding) -> cache.put(new Sequence(ids), embedding));
+        }
+    }
+
+    /** The first 16 hex digits of the model file's SHA-256: another model never reads these embeddings. */
+    private static String fingerprint(Path file) {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int read; (read = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, read);
+            }
+            return java.util.HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+            throw new InvalidParamException("model", "cannot read " + file + ": " + e.getMessage());
+        }
     }
 
     @Override
@@ -167,12 +197,18 @@ public final class OnnxTextEncoder implements Encoder {
                 }
             }
             float[][] computed = run(inputIds, attention);
+            java.util.List<int[]> newIds = new java.util.ArrayList<>();
+            java.util.List<float[]> newEmbeddings = new java.util.ArrayList<>();
             for (int row = 0; row < missing.size(); row++) {
                 int i = missing.get(row);
                 out[i] = computed[row];
-                if (cacheSize > 0 && cache.size() < cacheSize) {
-                    cache.put(new Sequence(ids[i]), computed[row]);
+                if (cacheSize > 0 && cache.size() < cacheSize && cache.putIfAbsent(new Sequence(ids[i]), computed[row]) == null) {
+                    newIds.add(ids[i]);
+                    newEmbeddings.add(computed[row]);
                 }
+            }
+            if (diskCache != null && !newIds.isEmpty()) {
+                EmbeddingFile.append(diskCache, newIds, newEmbeddings);
             }
         }
         return out;

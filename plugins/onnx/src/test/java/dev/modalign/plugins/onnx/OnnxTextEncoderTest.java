@@ -37,9 +37,9 @@ class OnnxTextEncoderTest {
     static void load() throws IOException {
         copy("all-minilm-l6-v2.onnx", dir.resolve("model.onnx"));
         copy("all-minilm-l6-v2-tokenizer.json", dir.resolve("tokenizer.json"));
-        TestContext base = TestContext.builder().optBaseDir(dir).build();
+        TestContext base = TestContext.builder().optBaseDir(dir).optCacheDir(dir.resolve("cache")).build();
         modality = new TextModality(TextModality.Params.hf("tokenizer.json", 32, true), base);
-        encoder = new OnnxTextEncoder(new OnnxTextEncoder.Params("model.onnx", "mean", 1000, 1),
+        encoder = new OnnxTextEncoder(new OnnxTextEncoder.Params("model.onnx", "mean", 1000, 1, false),
                 TestContext.builder().optBaseDir(dir).optInput(modality.spec()).build());
     }
 
@@ -117,6 +117,19 @@ class OnnxTextEncoderTest {
             }
             return java.util.Arrays.copyOf(ids, real);
         }
+    }
+
+    @Test
+    void embeddingsKeptOnDiskAreReusedByTheNextRun() {
+        TestContext context = TestContext.builder().optBaseDir(dir).optCacheDir(dir.resolve("cache")).optInput(modality.spec())
+                .build();
+        OnnxTextEncoder first = new OnnxTextEncoder(new OnnxTextEncoder.Params("model.onnx", "mean", 1000, 1), context);
+        float[][] computed = first.embed(new int[][] {toIds("a frog on a log"), toIds("a green frog")});
+        OnnxTextEncoder second = new OnnxTextEncoder(new OnnxTextEncoder.Params("model.onnx", "mean", 1000, 1), context);
+        assertEquals(2, second.cached(), "the second run starts with the first one's embeddings");
+        assertArrayEquals(computed[1], second.embed(new int[][] {toIds("a green frog")})[0]);
+        OnnxTextEncoder first8 = new OnnxTextEncoder(new OnnxTextEncoder.Params("model.onnx", "first", 1000, 1), context);
+        assertEquals(0, first8.cached(), "another pooling never reads them");
     }
 
     @Test
