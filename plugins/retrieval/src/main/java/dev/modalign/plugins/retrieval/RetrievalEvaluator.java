@@ -151,11 +151,12 @@ public final class RetrievalEvaluator implements Evaluator {
      * Ranks the gallery for every query. Queries and gallery are unit rows [N, D]; row i of both
      * belongs to record i, whose group is groups[i], of groupSizes[groups[i]] records.
      *
-     * <p>Per block of queries, the non-positives' scores are sorted (as -score, ascending, positives
-     * moved to the end as +infinity), and the number of non-positives scoring at least a positive's
-     * score less {@link #TIE_TOLERANCE} is found by a binary search over that sorted row, for all of
-     * a block's positives at once, one {@code gather} per halving. The positives' scores come from a
-     * top-k over the block's positive mask, best first.
+     * <p>Per block of queries, the positives' scores come from a top-k over the block's positive mask,
+     * best first, and for each the number of non-positives scoring at least that score less {@link
+     * #TIE_TOLERANCE} is counted: by one comparison pass over the block per positive when queries have
+     * few positives (at most {@link #COUNTING_PASSES}), otherwise by sorting the block's non-positive
+     * scores once and binary-searching each positive's threshold, so that the cost does not grow with
+     * the size of the groups.
      */
     private Rankings rank(NDArray queries, NDArray gallery, long[] groups, NDArray groupArray, long[] groupSizes,
             NDManager scope) {
@@ -164,7 +165,6 @@ public final class RetrievalEvaluator implements Evaluator {
         double[] averagePrecisions = new double[records];
         NDArray galleryTransposed = gallery.transpose();
         NDArray galleryGroups = groupArray.expandDims(0);
-        NDArray infinity = scope.create(Float.POSITIVE_INFINITY);
         NDArray negativeInfinity = scope.create(Float.NEGATIVE_INFINITY);
         for (int start = 0; start < records; start += blockSize) {
             int end = Math.min(records, start + blockSize);
@@ -174,20 +174,22 @@ public final class RetrievalEvaluator implements Evaluator {
                 mostPositives = (int) Math.max(mostPositives, groupSizes[(int) groups[i]]);
             }
             try (NDManager block = scope.newSubManager()) {
-                block.tempAttachAll(queries, galleryTransposed, groupArray, galleryGroups, infinity, negativeInfinity);
+                block.tempAttachAll(queries, galleryTransposed, groupArray, galleryGroups, negativeInfinity);
                 NDIndex blockRows = new NDIndex("{}:{}", start, end);
                 NDArray similarity = queries.get(blockRows).matMul(galleryTransposed);
                 NDArray positive = groupArray.get(blockRows).expandDims(1).eq(galleryGroups);
-                // (where() takes the full-shape array first and broadcasts only the second.)
-                NDArray sortedNegatives = NDArrays.where(positive.logicalNot(), similarity.neg(), infinity).sort(1);
+                NDArray notPositive = positive.logicalNot();
                 NDArray positiveScores = NDArrays.where(positive, similarity, negativeInfinity)
                         .topK(mostPositives, 1, true, true).get(0);
+                NDArray sortedNegatives = mostPositives > COUNTING_PASSES ? sortedNegatives(similarity, notPositive) : null;
                 // Positives' columns a chunk at a time, so the Java arrays stay small whatever the group sizes.
                 int chunk = Math.max(1, Math.min(mostPositives, (1 << 20) / rows));
                 for (int first = 0; first < mostPositives; first += chunk) {
                     int last = Math.min(mostPositives, first + chunk);
-                    float[] scores = positiveScores.get(new NDIndex(":, {}:{}", first, last)).toFloatArray();
-                    long[] outranking = nonPositivesAtLeast(sortedNegatives, scores, rows, last - first, block);
+                    NDArray chunkScores = positiveScores.get(new NDIndex(":, {}:{}", first, last));
+                    long[] outranking = sortedNegatives == null
+                            ? nonPositivesAtLeastByPasses(similarity, notPositive, chunkScores)
+                            : nonPositivesAtLeastBySearch(sortedNegatives, chunkScores);
                     for (int r = 0; r < rows; r++) {
                         int query = start + r;
                         long positives = groupSizes[(int) groups[query]];
@@ -207,14 +209,52 @@ public final class RetrievalEvaluator implements Evaluator {
     }
 
     /**
-     * For each positive score s (row-major [rows, columns]; negative infinity where a query has no
-     * such positive), the number of non-positives of its query scoring at least {@code s -
-     * TIE_TOLERANCE}: the count of entries at most {@code -(s - TIE_TOLERANCE)} in its row of {@code
-     * sortedNegatives} (ascending -score, +infinity for positives), by binary search. The threshold is
-     * rounded to float as the rank's comparison in float32 would be, so the count is exact.
+     * Queries with at most this many positives are counted by one pass over the block per positive;
+     * beyond, sorting the block once is cheaper (a sort costs about as much as 15 passes on CPU).
      */
-    private static long[] nonPositivesAtLeast(NDArray sortedNegatives, float[] scores, int rows, int columns,
-            NDManager block) {
+    static final int COUNTING_PASSES = 16;
+
+    /**
+     * For each positive score s in {@code positiveScores} [rows, columns] (negative infinity where a
+     * query has no such positive), the number of the query's non-positives scoring at least {@code
+     * s - TIE_TOLERANCE}, in float32 as the rank of R@k compares: one pass over the block's
+     * similarities [rows, N] per column. Row-major [rows, columns].
+     */
+    static long[] nonPositivesAtLeastByPasses(NDArray similarity, NDArray notPositive, NDArray positiveScores) {
+        int rows = Math.toIntExact(positiveScores.getShape().get(0));
+        int columns = Math.toIntExact(positiveScores.getShape().get(1));
+        long[] counts = new long[rows * columns];
+        for (int c = 0; c < columns; c++) {
+            try (NDManager pass = similarity.getManager().newSubManager()) {
+                pass.tempAttachAll(similarity, notPositive, positiveScores);
+                NDArray threshold = positiveScores.get(new NDIndex(":, {}:{}", c, c + 1)).sub(TIE_TOLERANCE);
+                long[] column = similarity.gte(threshold).logicalAnd(notPositive).toType(DataType.INT64, false)
+                        .sum(new int[] {1}).toLongArray();
+                for (int r = 0; r < rows; r++) {
+                    counts[r * columns + c] = column[r];
+                }
+            }
+        }
+        return counts;
+    }
+
+    /** Each row's non-positive scores negated and sorted ascending, positives moved to the end as +infinity. */
+    static NDArray sortedNegatives(NDArray similarity, NDArray notPositive) {
+        NDArray infinity = similarity.getManager().create(Float.POSITIVE_INFINITY);
+        // (where() takes the full-shape array first and broadcasts only the second.)
+        return NDArrays.where(notPositive, similarity.neg(), infinity).sort(1);
+    }
+
+    /**
+     * What {@link #nonPositivesAtLeastByPasses} counts, from {@link #sortedNegatives}: the count of
+     * entries at most {@code -(s - TIE_TOLERANCE)} in the row, by a binary search for all positives
+     * at once, one {@code gather} per halving. The threshold is rounded to float32 as the passes'
+     * comparison is, so both count the same.
+     */
+    static long[] nonPositivesAtLeastBySearch(NDArray sortedNegatives, NDArray positiveScores) {
+        int rows = Math.toIntExact(positiveScores.getShape().get(0));
+        int columns = Math.toIntExact(positiveScores.getShape().get(1));
+        float[] scores = positiveScores.toFloatArray();
         int gallerySize = Math.toIntExact(sortedNegatives.getShape().get(1));
         int n = rows * columns;
         float[] thresholds = new float[n];
@@ -222,7 +262,7 @@ public final class RetrievalEvaluator implements Evaluator {
         long[] high = new long[n];
         for (int p = 0; p < n; p++) {
             thresholds[p] = -(scores[p] - TIE_TOLERANCE);
-            high[p] = scores[p] == Float.NEGATIVE_INFINITY ? 0 : gallerySize;
+            high[p] = gallerySize;
         }
         long[] middle = new long[n];
         boolean searching = true;
@@ -232,7 +272,7 @@ public final class RetrievalEvaluator implements Evaluator {
                 middle[p] = low[p] < high[p] ? (low[p] + high[p]) >>> 1 : Math.min(low[p], gallerySize - 1);
             }
             float[] values;
-            try (NDManager step = block.newSubManager()) {
+            try (NDManager step = sortedNegatives.getManager().newSubManager()) {
                 step.tempAttachAll(sortedNegatives);
                 values = sortedNegatives.gather(step.create(middle, new Shape(rows, columns)), 1).toFloatArray();
             }

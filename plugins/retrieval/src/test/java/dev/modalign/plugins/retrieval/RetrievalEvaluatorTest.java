@@ -230,9 +230,72 @@ class RetrievalEvaluatorTest {
     /** The same ranking rule written out plainly in double precision, on random embeddings and groups. */
     @Test
     void agreesWithAPlainRanking() {
-        int records = 50;
-        FixedEvalContext context = randomContext(records, 6, 1.0, 5);
-        Map<String, Double> metrics = evaluate(new RetrievalEvaluator.Params(List.of(1, 3, 10), 7), context);
+        assertAgreesWithAPlainRanking(randomContext(50, 6, 1.0, 5), new RetrievalEvaluator.Params(List.of(1, 3, 10), 7));
+    }
+
+    /**
+     * Groups larger than {@link RetrievalEvaluator#COUNTING_PASSES} are counted from a sorted copy of
+     * each block instead of pass by pass: the same numbers.
+     */
+    @Test
+    void largeGroupsAreCountedBySortingWithTheSameResult() {
+        int records = 60;
+        FixedEvalContext context = randomContext(records, 4, 2.0, 8);
+        String[] groups = new String[records];
+        for (int i = 0; i < records; i++) {
+            groups[i] = i % 3 == 0 ? "small-" + i : "large-" + (i % 2);
+        }
+        context.groupIds(groups);
+        assertAgreesWithAPlainRanking(context, new RetrievalEvaluator.Params(List.of(1, 3, 10), 16));
+    }
+
+    @Test
+    void countingByPassesAndBySortedSearchAgreeWithTies() {
+        Random random = new Random(3);
+        int rows = 7;
+        int gallery = 23;
+        float[][] similarity = new float[rows][gallery];
+        boolean[][] positive = new boolean[rows][gallery];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < gallery; g++) {
+                // Tenths only, so that many scores tie.
+                similarity[r][g] = Math.round(random.nextGaussian() * 5) / 10f;
+                positive[r][g] = random.nextInt(4) == 0;
+            }
+        }
+        ai.djl.ndarray.NDArray scores = manager.create(similarity);
+        ai.djl.ndarray.NDArray mask = manager.create(positive);
+        ai.djl.ndarray.NDArray notPositive = mask.logicalNot();
+        ai.djl.ndarray.NDArray positiveScores = ai.djl.ndarray.NDArrays.where(mask, scores,
+                manager.create(Float.NEGATIVE_INFINITY)).topK(gallery, 1, true, true).get(0);
+        long[] byPasses = RetrievalEvaluator.nonPositivesAtLeastByPasses(scores, notPositive, positiveScores);
+        long[] bySearch = RetrievalEvaluator.nonPositivesAtLeastBySearch(
+                RetrievalEvaluator.sortedNegatives(scores, notPositive), positiveScores);
+        float[] flat = positiveScores.toFloatArray();
+        int compared = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < gallery; c++) {
+                float score = flat[r * gallery + c];
+                if (score == Float.NEGATIVE_INFINITY) {
+                    continue;
+                }
+                long plain = 0;
+                for (int g = 0; g < gallery; g++) {
+                    if (!positive[r][g] && similarity[r][g] >= score - RetrievalEvaluator.TIE_TOLERANCE) {
+                        plain++;
+                    }
+                }
+                assertEquals(plain, byPasses[r * gallery + c], "passes, row " + r + " positive " + c);
+                assertEquals(plain, bySearch[r * gallery + c], "search, row " + r + " positive " + c);
+                compared++;
+            }
+        }
+        assertTrue(compared > 20, "too few positives drawn: " + compared);
+    }
+
+    private void assertAgreesWithAPlainRanking(FixedEvalContext context, RetrievalEvaluator.Params params) {
+        int records = context.groupIds().size();
+        Map<String, Double> metrics = evaluate(params, context);
         float[][] images = rows(context, "image");
         float[][] texts = rows(context, "text");
         List<String> groups = context.groupIds();
@@ -252,6 +315,7 @@ class RetrievalEvaluatorTest {
                 }
                 positiveScores.sort(java.util.Comparator.reverseOrder());
                 double precisions = 0;
+                int rank = 0;
                 for (int j = 1; j <= positiveScores.size(); j++) {
                     int outranking = 0;
                     for (int g = 0; g < records; g++) {
@@ -259,21 +323,12 @@ class RetrievalEvaluatorTest {
                             outranking++;
                         }
                     }
+                    if (j == 1) {
+                        rank = 1 + outranking;
+                    }
                     precisions += (double) j / (j + outranking);
                 }
                 averagePrecisions += precisions / positiveScores.size();
-                double best = Double.NEGATIVE_INFINITY;
-                for (int g = 0; g < records; g++) {
-                    if (groups.get(g).equals(groups.get(q))) {
-                        best = Math.max(best, cosine(queries[q], gallery[g]));
-                    }
-                }
-                int rank = 1;
-                for (int g = 0; g < records; g++) {
-                    if (!groups.get(g).equals(groups.get(q)) && cosine(queries[q], gallery[g]) >= best) {
-                        rank++;
-                    }
-                }
                 for (int k = rank; k <= 10; k++) {
                     hits[k]++;
                 }
