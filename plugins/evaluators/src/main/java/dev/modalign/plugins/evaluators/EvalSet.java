@@ -45,6 +45,16 @@ final class EvalSet {
         return rows;
     }
 
+    /** A sum or mean of rows as a float unit row: the normalised mean of prototypes and prompt ensembles. */
+    static float[] unitFloats(double[] row) {
+        normalise(row);
+        float[] unit = new float[row.length];
+        for (int j = 0; j < row.length; j++) {
+            unit[j] = (float) row[j];
+        }
+        return unit;
+    }
+
     /** A row scaled to unit norm (a zero row stays zero), in place; returns it. */
     static double[] normalise(double[] row) {
         double squares = 0;

@@ -82,8 +82,7 @@ public final class FewShotEvaluator implements Evaluator {
         float[][] rows = EvalSet.unitRows(context, tower);
         int[] labels = EvalSet.labels(context, NAME, rows.length);
         int classes = EvalSet.classCount(labels);
-        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed());
-        LinearProbeEvaluator.requireTestRecords(split, NAME);
+        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed()).requireTestRecords(NAME);
         float[][] testRows = StratifiedSplit.rows(rows, split.test());
         int[] testLabels = StratifiedSplit.labels(labels, split.test());
         Map<Integer, int[]> fitByClass = byClass(split.fit(), labels);
@@ -128,11 +127,7 @@ public final class FewShotEvaluator implements Evaluator {
         int[] present = java.util.stream.IntStream.range(0, classes).filter(c -> sums[c] != null).toArray();
         float[][] centroids = new float[present.length][];
         for (int p = 0; p < present.length; p++) {
-            double[] unit = EvalSet.normalise(sums[present[p]]);
-            centroids[p] = new float[unit.length];
-            for (int j = 0; j < unit.length; j++) {
-                centroids[p][j] = (float) unit[j];
-            }
+            centroids[p] = EvalSet.unitFloats(sums[present[p]]);
         }
         ClassificationAccuracy accuracy = new ClassificationAccuracy(classes, 1);
         CosineScores.forEachBlock(manager, queries, centroids, (firstQuery, scores, rows) -> {

@@ -67,8 +67,7 @@ public final class KnnEvaluator implements Evaluator {
         String tower = EvalSet.oneTower(context.towers(), NAME);
         float[][] rows = EvalSet.unitRows(context, tower);
         int[] labels = EvalSet.labels(context, NAME, rows.length);
-        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed());
-        LinearProbeEvaluator.requireTestRecords(split, NAME);
+        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed()).requireTestRecords(NAME);
         boolean topFive = EvalSet.distinctClasses(labels) > 5;
         ClassificationAccuracy accuracy = classify(context.manager(), StratifiedSplit.rows(rows, split.fit()),
                 StratifiedSplit.labels(labels, split.fit()), StratifiedSplit.rows(rows, split.test()),

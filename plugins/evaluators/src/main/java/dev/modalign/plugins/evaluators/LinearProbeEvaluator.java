@@ -60,8 +60,7 @@ public final class LinearProbeEvaluator implements Evaluator {
         float[][] rows = EvalSet.unitRows(context, tower);
         int[] labels = EvalSet.labels(context, NAME, rows.length);
         int classes = EvalSet.classCount(labels);
-        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed());
-        requireTestRecords(split, NAME);
+        StratifiedSplit split = StratifiedSplit.of(labels, params.testFraction(), context.seed()).requireTestRecords(NAME);
         LogisticRegression.Selection selection = LogisticRegression.selectAndFit(
                 StratifiedSplit.rows(rows, split.fit()), StratifiedSplit.labels(labels, split.fit()), classes,
                 params.l2(), params.validationFraction(), context.seed() ^ VALIDATION_SEED);
@@ -75,13 +74,5 @@ public final class LinearProbeEvaluator implements Evaluator {
         }
         metrics.put("best_l2", selection.l2());
         return new EvalResult(metrics);
-    }
-
-    /** Fails with what to do when no class had two records to split. */
-    static void requireTestRecords(StratifiedSplit split, String evaluator) {
-        if (split.test().length == 0) {
-            throw new IllegalArgumentException(evaluator + " holds out records of each class to test on, but no class has"
-                    + " two or more evaluation records; evaluate on a larger data.eval");
-        }
     }
 }

@@ -44,6 +44,15 @@ record StratifiedSplit(int[] fit, int[] test) {
         return new StratifiedSplit(sorted(fit), sorted(test));
     }
 
+    /** Fails with what to do when no class had two records to split, so nothing is held out. */
+    StratifiedSplit requireTestRecords(String evaluator) {
+        if (test.length == 0) {
+            throw new IllegalArgumentException(evaluator + " holds out records of each class to test on, but no class has"
+                    + " two or more evaluation records; evaluate on a larger data.eval");
+        }
+        return this;
+    }
+
     /** The rows of {@code rows} at {@code indices}, shared, not copied. */
     static float[][] rows(float[][] rows, int[] indices) {
         float[][] picked = new float[indices.length][];

@@ -154,11 +154,7 @@ public final class ZeroShotEvaluator implements Evaluator {
                     mean[j] += row[j];
                 }
             }
-            EvalSet.normalise(mean);
-            classRows[c] = new float[mean.length];
-            for (int j = 0; j < mean.length; j++) {
-                classRows[c][j] = (float) mean[j];
-            }
+            classRows[c] = EvalSet.unitFloats(mean);
         }
         return classRows;
     }
