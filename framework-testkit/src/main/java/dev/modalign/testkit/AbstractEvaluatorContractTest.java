@@ -33,7 +33,11 @@ public abstract class AbstractEvaluatorContractTest<P extends Record> extends Pl
         return List.of("a", "b");
     }
 
-    /** Fills a context with N paired embeddings per tower (and labels); override for other needs. */
+    /**
+     * Fills a context with N paired embeddings per tower, labels (4 classes) and a seed; override for
+     * other needs, e.g. to give it an {@link FixedEvalContext#encoder} for an evaluator that encodes
+     * its own inputs.
+     */
     protected FixedEvalContext context(NDManager manager) {
         Engine.getInstance().setRandomSeed(3);
         int n = 40;
@@ -46,7 +50,7 @@ public abstract class AbstractEvaluatorContractTest<P extends Record> extends Pl
         for (int i = 0; i < n; i++) {
             labels[i] = i % 4;
         }
-        return context.labels(labels).towers(towers().toArray(String[]::new));
+        return context.labels(labels).seed(11).towers(towers().toArray(String[]::new));
     }
 
     @Override
@@ -75,6 +79,9 @@ public abstract class AbstractEvaluatorContractTest<P extends Record> extends Pl
             assertEquals(first.metrics(), second.metrics(), "the same embeddings gave different metrics");
             for (Path artifact : first.artifacts()) {
                 assertTrue(Files.isRegularFile(artifact), "artifact " + artifact + " does not exist");
+                // The host logs artifacts by their path below the directory it gave.
+                assertTrue(artifact.toAbsolutePath().normalize().startsWith(context.artifactDir().toAbsolutePath().normalize()),
+                        "artifact " + artifact + " is not under the context's artifactDir() " + context.artifactDir());
             }
         }
     }

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiFunction;
 
 /** An {@link EvalContext} over given embeddings, for evaluator tests. */
 public final class FixedEvalContext implements EvalContext {
@@ -23,6 +24,8 @@ public final class FixedEvalContext implements EvalContext {
     private List<String> groupIds;
     private NDArray labels;
     private Path artifactDir;
+    private BiFunction<String, List<?>, NDArray> encoder;
+    private long seed;
 
     public FixedEvalContext(NDManager manager) {
         this.manager = manager;
@@ -53,6 +56,35 @@ public final class FixedEvalContext implements EvalContext {
     public FixedEvalContext labels(long... values) {
         this.labels = manager.create(values);
         return this;
+    }
+
+    /**
+     * What {@link #encode} does: given a tower and the values an evaluator brings (class prompts,
+     * for instance), returns their embeddings [N, D] in {@link #manager()}, as a host would with the
+     * tower's modality and trained encoder.
+     */
+    public FixedEvalContext encoder(BiFunction<String, List<?>, NDArray> encoder) {
+        this.encoder = encoder;
+        return this;
+    }
+
+    /** The run's seed the evaluator sees; 0 unless set. */
+    public FixedEvalContext seed(long seed) {
+        this.seed = seed;
+        return this;
+    }
+
+    @Override
+    public NDArray encode(String tower, List<?> rawValues) {
+        if (encoder == null) {
+            throw new UnsupportedOperationException("this FixedEvalContext encodes nothing; give it an encoder(...)");
+        }
+        return encoder.apply(tower, rawValues);
+    }
+
+    @Override
+    public long seed() {
+        return seed;
     }
 
     @Override

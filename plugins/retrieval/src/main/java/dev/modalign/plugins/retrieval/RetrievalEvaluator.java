@@ -33,12 +33,20 @@ import java.util.Map;
  * rather than getting credit for an arbitrary tie-break.
  *
  * <p>Metrics, for towers A and B (first and second): {@code A_to_B/R_at_k} for each k (the fraction of
- * queries with rank at most k), {@code A_to_B/MRR} (the mean of 1 / rank) and {@code
+ * queries with rank at most k), {@code A_to_B/MRR} (the mean of 1 / rank), {@code A_to_B/mAP} (the
+ * mean over queries of the average precision over all of the query's positives) and {@code
  * A_to_B/chance_R_at_1} (the R@1 a random ranking would get in expectation: the mean over queries of
  * positives / gallery size), and the same for {@code B_to_A}.
  *
+ * <p>Average precision ("Introduction to Information Retrieval", Manning, Raghavan and Schütze, 2008,
+ * Section 8.4): a query with P positives, whose j-th best positive (j = 1..P) has rank r_j in the
+ * gallery, has AP = (1/P) sum_j j / r_j, the precision at each positive averaged. Ties count against
+ * the query here too: r_j = j + the number of non-positives scoring at least as high as that positive,
+ * so with one positive AP is 1 / rank and mAP equals MRR.
+ *
  * <p>Memory: the similarity matrix is computed {@code block_size} query rows at a time, so at most a
- * block_size x N slice of it (and of the positive mask) exists at once.
+ * block_size x N slice of it (and of the positive mask, and its sorted copy) exists at once: sets of
+ * any size fit, 100k x 100k included, without an N x N matrix.
  */
 public final class RetrievalEvaluator implements Evaluator {
 
@@ -104,16 +112,16 @@ public final class RetrievalEvaluator implements Evaluator {
         for (long group : groups) {
             groupSizes[(int) group]++;
         }
-        long[] firstToSecond;
-        long[] secondToFirst;
+        Rankings firstToSecond;
+        Rankings secondToFirst;
         try (NDManager scope = context.manager().newSubManager()) {
             // Lent to this scope, so that every array derived from them is closed with it.
             scope.tempAttachAll(firstEmbeddings, secondEmbeddings);
             NDArray firstUnit = unitRows(firstEmbeddings);
             NDArray secondUnit = unitRows(secondEmbeddings);
             NDArray groupArray = scope.create(groups);
-            firstToSecond = ranks(firstUnit, secondUnit, groupArray, scope);
-            secondToFirst = ranks(secondUnit, firstUnit, groupArray, scope);
+            firstToSecond = rank(firstUnit, secondUnit, groups, groupArray, groupSizes, scope);
+            secondToFirst = rank(secondUnit, firstUnit, groups, groupArray, groupSizes, scope);
         }
 
         // A random ranking puts a positive first with probability (query's group size) / N. Averaged
@@ -132,37 +140,158 @@ public final class RetrievalEvaluator implements Evaluator {
     }
 
     /**
-     * The rank of every query's best positive in the gallery, 1 for first. Queries and gallery are
-     * unit rows [N, D]; row i of both belongs to record i, whose group is groups[i].
+     * Per query: the rank of its best positive, and its average precision.
+     *
+     * @param ranks 1 for a best positive ranked first
+     * @param averagePrecisions in (0, 1]
      */
-    private long[] ranks(NDArray queries, NDArray gallery, NDArray groups, NDManager scope) {
+    private record Rankings(long[] ranks, double[] averagePrecisions) {}
+
+    /**
+     * Ranks the gallery for every query. Queries and gallery are unit rows [N, D]; row i of both
+     * belongs to record i, whose group is groups[i], of groupSizes[groups[i]] records.
+     *
+     * <p>Per block of queries, the positives' scores come from a top-k over the block's positive mask,
+     * best first, and for each the number of non-positives scoring at least that score less {@link
+     * #TIE_TOLERANCE} is counted: by one comparison pass over the block per positive when queries have
+     * few positives (at most {@link #COUNTING_PASSES}), otherwise by sorting the block's non-positive
+     * scores once and binary-searching each positive's threshold, so that the cost does not grow with
+     * the size of the groups.
+     */
+    private Rankings rank(NDArray queries, NDArray gallery, long[] groups, NDArray groupArray, long[] groupSizes,
+            NDManager scope) {
         int records = Math.toIntExact(queries.getShape().get(0));
         long[] ranks = new long[records];
+        double[] averagePrecisions = new double[records];
         NDArray galleryTransposed = gallery.transpose();
-        NDArray galleryGroups = groups.expandDims(0);
-        NDArray notAPositive = scope.create(Float.NEGATIVE_INFINITY);
+        NDArray galleryGroups = groupArray.expandDims(0);
+        NDArray negativeInfinity = scope.create(Float.NEGATIVE_INFINITY);
         for (int start = 0; start < records; start += blockSize) {
             int end = Math.min(records, start + blockSize);
+            int rows = end - start;
+            int mostPositives = 0;
+            for (int i = start; i < end; i++) {
+                mostPositives = (int) Math.max(mostPositives, groupSizes[(int) groups[i]]);
+            }
             try (NDManager block = scope.newSubManager()) {
-                block.tempAttachAll(queries, galleryTransposed, groups, galleryGroups, notAPositive);
-                NDIndex rows = new NDIndex("{}:{}", start, end);
-                NDArray similarity = queries.get(rows).matMul(galleryTransposed);
-                NDArray positive = groups.get(rows).expandDims(1).eq(galleryGroups);
-                NDArray bestPositive = NDArrays.where(positive, similarity, notAPositive).max(new int[] {1}, true);
-                NDArray outranking = similarity.gte(bestPositive.sub(TIE_TOLERANCE))
-                        .logicalAnd(positive.logicalNot())
-                        .toType(DataType.INT64, false)
-                        .sum(new int[] {1});
-                long[] blockRanks = outranking.toLongArray();
-                for (int i = 0; i < blockRanks.length; i++) {
-                    ranks[start + i] = blockRanks[i] + 1;
+                block.tempAttachAll(queries, galleryTransposed, groupArray, galleryGroups, negativeInfinity);
+                NDIndex blockRows = new NDIndex("{}:{}", start, end);
+                NDArray similarity = queries.get(blockRows).matMul(galleryTransposed);
+                NDArray positive = groupArray.get(blockRows).expandDims(1).eq(galleryGroups);
+                NDArray notPositive = positive.logicalNot();
+                NDArray positiveScores = NDArrays.where(positive, similarity, negativeInfinity)
+                        .topK(mostPositives, 1, true, true).get(0);
+                NDArray sortedNegatives = mostPositives > COUNTING_PASSES ? sortedNegatives(similarity, notPositive) : null;
+                // Positives' columns a chunk at a time, so the Java arrays stay small whatever the group sizes.
+                int chunk = Math.max(1, Math.min(mostPositives, (1 << 20) / rows));
+                for (int first = 0; first < mostPositives; first += chunk) {
+                    int last = Math.min(mostPositives, first + chunk);
+                    NDArray chunkScores = positiveScores.get(new NDIndex(":, {}:{}", first, last));
+                    long[] outranking = sortedNegatives == null
+                            ? nonPositivesAtLeastByPasses(similarity, notPositive, chunkScores)
+                            : nonPositivesAtLeastBySearch(sortedNegatives, chunkScores);
+                    for (int r = 0; r < rows; r++) {
+                        int query = start + r;
+                        long positives = groupSizes[(int) groups[query]];
+                        for (int c = 0; c < last - first && first + c < positives; c++) {
+                            long j = first + c + 1;
+                            long rank = j + outranking[r * (last - first) + c];
+                            if (j == 1) {
+                                ranks[query] = rank;
+                            }
+                            averagePrecisions[query] += (double) j / rank / positives;
+                        }
+                    }
                 }
             }
         }
-        return ranks;
+        return new Rankings(ranks, averagePrecisions);
     }
 
-    private void putMetrics(Map<String, Double> metrics, String direction, long[] ranks, double chance) {
+    /**
+     * Queries with at most this many positives are counted by one pass over the block per positive;
+     * beyond, sorting the block once is cheaper (a sort costs about as much as 15 passes on CPU).
+     */
+    static final int COUNTING_PASSES = 16;
+
+    /**
+     * For each positive score s in {@code positiveScores} [rows, columns] (negative infinity where a
+     * query has no such positive), the number of the query's non-positives scoring at least {@code
+     * s - TIE_TOLERANCE}, in float32 as the rank of R@k compares: one pass over the block's
+     * similarities [rows, N] per column. Row-major [rows, columns].
+     */
+    static long[] nonPositivesAtLeastByPasses(NDArray similarity, NDArray notPositive, NDArray positiveScores) {
+        int rows = Math.toIntExact(positiveScores.getShape().get(0));
+        int columns = Math.toIntExact(positiveScores.getShape().get(1));
+        long[] counts = new long[rows * columns];
+        for (int c = 0; c < columns; c++) {
+            try (NDManager pass = similarity.getManager().newSubManager()) {
+                pass.tempAttachAll(similarity, notPositive, positiveScores);
+                NDArray threshold = positiveScores.get(new NDIndex(":, {}:{}", c, c + 1)).sub(TIE_TOLERANCE);
+                long[] column = similarity.gte(threshold).logicalAnd(notPositive).toType(DataType.INT64, false)
+                        .sum(new int[] {1}).toLongArray();
+                for (int r = 0; r < rows; r++) {
+                    counts[r * columns + c] = column[r];
+                }
+            }
+        }
+        return counts;
+    }
+
+    /** Each row's non-positive scores negated and sorted ascending, positives moved to the end as +infinity. */
+    static NDArray sortedNegatives(NDArray similarity, NDArray notPositive) {
+        NDArray infinity = similarity.getManager().create(Float.POSITIVE_INFINITY);
+        // (where() takes the full-shape array first and broadcasts only the second.)
+        return NDArrays.where(notPositive, similarity.neg(), infinity).sort(1);
+    }
+
+    /**
+     * What {@link #nonPositivesAtLeastByPasses} counts, from {@link #sortedNegatives}: the count of
+     * entries at most {@code -(s - TIE_TOLERANCE)} in the row, by a binary search for all positives
+     * at once, one {@code gather} per halving. The threshold is rounded to float32 as the passes'
+     * comparison is, so both count the same.
+     */
+    static long[] nonPositivesAtLeastBySearch(NDArray sortedNegatives, NDArray positiveScores) {
+        int rows = Math.toIntExact(positiveScores.getShape().get(0));
+        int columns = Math.toIntExact(positiveScores.getShape().get(1));
+        float[] scores = positiveScores.toFloatArray();
+        int gallerySize = Math.toIntExact(sortedNegatives.getShape().get(1));
+        int n = rows * columns;
+        float[] thresholds = new float[n];
+        long[] low = new long[n];
+        long[] high = new long[n];
+        for (int p = 0; p < n; p++) {
+            thresholds[p] = -(scores[p] - TIE_TOLERANCE);
+            high[p] = gallerySize;
+        }
+        long[] middle = new long[n];
+        boolean searching = true;
+        while (searching) {
+            searching = false;
+            for (int p = 0; p < n; p++) {
+                middle[p] = low[p] < high[p] ? (low[p] + high[p]) >>> 1 : Math.min(low[p], gallerySize - 1);
+            }
+            float[] values;
+            try (NDManager step = sortedNegatives.getManager().newSubManager()) {
+                step.tempAttachAll(sortedNegatives);
+                values = sortedNegatives.gather(step.create(middle, new Shape(rows, columns)), 1).toFloatArray();
+            }
+            for (int p = 0; p < n; p++) {
+                if (low[p] < high[p]) {
+                    if (values[p] <= thresholds[p]) {
+                        low[p] = middle[p] + 1;
+                    } else {
+                        high[p] = middle[p];
+                    }
+                    searching |= low[p] < high[p];
+                }
+            }
+        }
+        return low;
+    }
+
+    private void putMetrics(Map<String, Double> metrics, String direction, Rankings rankings, double chance) {
+        long[] ranks = rankings.ranks();
         for (int cutOff : cutOffs) {
             long hits = 0;
             for (long rank : ranks) {
@@ -177,6 +306,11 @@ public final class RetrievalEvaluator implements Evaluator {
             reciprocalRanks += 1.0 / rank;
         }
         metrics.put(direction + "/MRR", reciprocalRanks / ranks.length);
+        double averagePrecisions = 0;
+        for (double averagePrecision : rankings.averagePrecisions()) {
+            averagePrecisions += averagePrecision;
+        }
+        metrics.put(direction + "/mAP", averagePrecisions / ranks.length);
         metrics.put(direction + "/chance_R_at_1", chance);
     }
 

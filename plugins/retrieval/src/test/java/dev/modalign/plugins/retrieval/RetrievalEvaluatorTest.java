@@ -59,8 +59,9 @@ class RetrievalEvaluatorTest {
     void metricNamesFollowTheTowerOrder() {
         Map<String, Double> metrics = evaluate(DEFAULTS, context(new float[][] {{1, 0}}, new float[][] {{0, 1}}));
         assertEquals(List.of("image_to_text/R_at_1", "image_to_text/R_at_5", "image_to_text/R_at_10", "image_to_text/MRR",
-                "image_to_text/chance_R_at_1", "text_to_image/R_at_1", "text_to_image/R_at_5", "text_to_image/R_at_10",
-                "text_to_image/MRR", "text_to_image/chance_R_at_1"), List.copyOf(metrics.keySet()));
+                "image_to_text/mAP", "image_to_text/chance_R_at_1", "text_to_image/R_at_1", "text_to_image/R_at_5",
+                "text_to_image/R_at_10", "text_to_image/MRR", "text_to_image/mAP", "text_to_image/chance_R_at_1"),
+                List.copyOf(metrics.keySet()));
     }
 
     /**
@@ -90,11 +91,54 @@ class RetrievalEvaluatorTest {
         assertEquals(1.0, metrics.get("text_to_image/R_at_3"), EXACT);
         assertEquals((1 + 1 + 1 / 3.0 + 1 / 3.0) / 4, metrics.get("text_to_image/MRR"), EXACT);
         assertEquals(1 / 4.0, metrics.get("image_to_text/chance_R_at_1"), EXACT);
+        // One positive per query: its average precision is 1 / rank, so mAP is MRR.
+        assertEquals(metrics.get("image_to_text/MRR"), metrics.get("image_to_text/mAP"), EXACT);
+        assertEquals(metrics.get("text_to_image/MRR"), metrics.get("text_to_image/mAP"), EXACT);
 
         // Naming the towers the other way round swaps the directions, values and all.
         Map<String, Double> swapped = evaluate(params, withCosines(scores).towers("text", "image"));
         assertEquals(metrics.get("text_to_image/MRR"), swapped.get("text_to_image/MRR"), EXACT);
         assertEquals(metrics.get("image_to_text/R_at_2"), swapped.get("image_to_text/R_at_2"), EXACT);
+    }
+
+    /**
+     * Mean average precision worked out by hand. Records 0 and 1 are one item (group x), 2 and 3
+     * are alone (y, z); the cosines are scores[image][text]. A query's AP is the mean over its
+     * positives, best first, of j / r_j, where r_j = j + the non-positives scoring at least the j-th
+     * positive (ties count against the query).
+     *
+     * <pre>
+     * image to text (rows):
+     *   image 0: positives t0 0.9, t1 0.2; t2 0.5 beats t1:       (1/1 + 2/3) / 2 = 5/6
+     *   image 1: positives t1 0.4, t0 0.3; t2 0.6, t3 0.5 beat both: (1/3 + 2/4) / 2 = 5/12
+     *   image 2: positive t2 0.4; t0 0.7 beats it:                 1/2
+     *   image 3: positive t3 0.8, first:                           1
+     *   mAP = (5/6 + 5/12 + 1/2 + 1) / 4 = 11/16
+     * text to image (columns):
+     *   text 0: positives i0 0.9, i1 0.3; i2 0.7 beats i1:         (1 + 2/3) / 2 = 5/6
+     *   text 1: positives i1 0.4, i0 0.2; i3 0.2 ties with i0:     (1 + 2/3) / 2 = 5/6
+     *   text 2: positive i2 0.4; i0 0.5 and i1 0.6 beat it:        1/3
+     *   text 3: positive i3 0.8, first:                            1
+     *   mAP = (5/6 + 5/6 + 1/3 + 1) / 4 = 3/4
+     * </pre>
+     */
+    @Test
+    void meanAveragePrecisionOverAllPositivesByHand() {
+        double[][] scores = {
+            {0.9, 0.2, 0.5, 0.1},
+            {0.3, 0.4, 0.6, 0.5},
+            {0.7, 0.1, 0.4, 0.2},
+            {0.1, 0.2, 0.3, 0.8},
+        };
+        for (int blockSize : new int[] {1, 3, 1024}) {
+            Map<String, Double> metrics = evaluate(new RetrievalEvaluator.Params(List.of(1), blockSize),
+                    withCosines(scores).groupIds("x", "x", "y", "z"));
+            assertEquals(11 / 16.0, metrics.get("image_to_text/mAP"), EXACT, "block_size " + blockSize);
+            assertEquals(3 / 4.0, metrics.get("text_to_image/mAP"), EXACT, "block_size " + blockSize);
+            // The best positives' ranks are 1, 3, 2, 1 and 1, 1, 3, 1: R@1 and MRR read the same ranking.
+            assertEquals((1 + 1 / 3.0 + 1 / 2.0 + 1) / 4, metrics.get("image_to_text/MRR"), EXACT);
+            assertEquals((1 + 1 + 1 / 3.0 + 1) / 4, metrics.get("text_to_image/MRR"), EXACT);
+        }
     }
 
     @Test
@@ -107,7 +151,12 @@ class RetrievalEvaluatorTest {
             assertEquals(0.0, metrics.get(direction + "/R_at_1"), EXACT, direction);
             assertEquals(1.0, metrics.get(direction + "/R_at_5"), EXACT, direction);
             assertEquals(1 / 5.0, metrics.get(direction + "/MRR"), EXACT, direction);
+            assertEquals(1 / 5.0, metrics.get(direction + "/mAP"), EXACT, direction);
         }
+        // Two groups of two, all equal: each positive ranks behind both non-positives, r_1 = 3, r_2 = 4.
+        Map<String, Double> grouped = evaluate(DEFAULTS, context(Arrays.copyOf(same, 4), Arrays.copyOf(same, 4))
+                .groupIds("p", "p", "q", "q"));
+        assertEquals((1 / 3.0 + 2 / 4.0) / 2, grouped.get("image_to_text/mAP"), EXACT);
         Map<String, Double> alone = evaluate(DEFAULTS, context(new float[][] {same[0]}, new float[][] {same[0]}));
         assertEquals(1.0, alone.get("image_to_text/R_at_1"), EXACT, "with one item there is nothing to tie with");
     }
@@ -162,7 +211,7 @@ class RetrievalEvaluatorTest {
     @Test
     void aSingleItemIsAlwaysFound() {
         Map<String, Double> metrics = evaluate(DEFAULTS, context(new float[][] {{1, 2}}, new float[][] {{-2, 1}}));
-        assertEquals(10, metrics.size());
+        assertEquals(12, metrics.size());
         metrics.forEach((name, value) -> assertEquals(1.0, value, EXACT, name));
     }
 
@@ -181,9 +230,72 @@ class RetrievalEvaluatorTest {
     /** The same ranking rule written out plainly in double precision, on random embeddings and groups. */
     @Test
     void agreesWithAPlainRanking() {
-        int records = 50;
-        FixedEvalContext context = randomContext(records, 6, 1.0, 5);
-        Map<String, Double> metrics = evaluate(new RetrievalEvaluator.Params(List.of(1, 3, 10), 7), context);
+        assertAgreesWithAPlainRanking(randomContext(50, 6, 1.0, 5), new RetrievalEvaluator.Params(List.of(1, 3, 10), 7));
+    }
+
+    /**
+     * Groups larger than {@link RetrievalEvaluator#COUNTING_PASSES} are counted from a sorted copy of
+     * each block instead of pass by pass: the same numbers.
+     */
+    @Test
+    void largeGroupsAreCountedBySortingWithTheSameResult() {
+        int records = 60;
+        FixedEvalContext context = randomContext(records, 4, 2.0, 8);
+        String[] groups = new String[records];
+        for (int i = 0; i < records; i++) {
+            groups[i] = i % 3 == 0 ? "small-" + i : "large-" + (i % 2);
+        }
+        context.groupIds(groups);
+        assertAgreesWithAPlainRanking(context, new RetrievalEvaluator.Params(List.of(1, 3, 10), 16));
+    }
+
+    @Test
+    void countingByPassesAndBySortedSearchAgreeWithTies() {
+        Random random = new Random(3);
+        int rows = 7;
+        int gallery = 23;
+        float[][] similarity = new float[rows][gallery];
+        boolean[][] positive = new boolean[rows][gallery];
+        for (int r = 0; r < rows; r++) {
+            for (int g = 0; g < gallery; g++) {
+                // Tenths only, so that many scores tie.
+                similarity[r][g] = Math.round(random.nextGaussian() * 5) / 10f;
+                positive[r][g] = random.nextInt(4) == 0;
+            }
+        }
+        ai.djl.ndarray.NDArray scores = manager.create(similarity);
+        ai.djl.ndarray.NDArray mask = manager.create(positive);
+        ai.djl.ndarray.NDArray notPositive = mask.logicalNot();
+        ai.djl.ndarray.NDArray positiveScores = ai.djl.ndarray.NDArrays.where(mask, scores,
+                manager.create(Float.NEGATIVE_INFINITY)).topK(gallery, 1, true, true).get(0);
+        long[] byPasses = RetrievalEvaluator.nonPositivesAtLeastByPasses(scores, notPositive, positiveScores);
+        long[] bySearch = RetrievalEvaluator.nonPositivesAtLeastBySearch(
+                RetrievalEvaluator.sortedNegatives(scores, notPositive), positiveScores);
+        float[] flat = positiveScores.toFloatArray();
+        int compared = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < gallery; c++) {
+                float score = flat[r * gallery + c];
+                if (score == Float.NEGATIVE_INFINITY) {
+                    continue;
+                }
+                long plain = 0;
+                for (int g = 0; g < gallery; g++) {
+                    if (!positive[r][g] && similarity[r][g] >= score - RetrievalEvaluator.TIE_TOLERANCE) {
+                        plain++;
+                    }
+                }
+                assertEquals(plain, byPasses[r * gallery + c], "passes, row " + r + " positive " + c);
+                assertEquals(plain, bySearch[r * gallery + c], "search, row " + r + " positive " + c);
+                compared++;
+            }
+        }
+        assertTrue(compared > 20, "too few positives drawn: " + compared);
+    }
+
+    private void assertAgreesWithAPlainRanking(FixedEvalContext context, RetrievalEvaluator.Params params) {
+        int records = context.groupIds().size();
+        Map<String, Double> metrics = evaluate(params, context);
         float[][] images = rows(context, "image");
         float[][] texts = rows(context, "text");
         List<String> groups = context.groupIds();
@@ -193,19 +305,30 @@ class RetrievalEvaluatorTest {
             String direction = imageQueries ? "image_to_text" : "text_to_image";
             int[] hits = new int[11];
             double reciprocalRanks = 0;
+            double averagePrecisions = 0;
             for (int q = 0; q < records; q++) {
-                double best = Double.NEGATIVE_INFINITY;
+                List<Double> positiveScores = new ArrayList<>();
                 for (int g = 0; g < records; g++) {
                     if (groups.get(g).equals(groups.get(q))) {
-                        best = Math.max(best, cosine(queries[q], gallery[g]));
+                        positiveScores.add(cosine(queries[q], gallery[g]));
                     }
                 }
-                int rank = 1;
-                for (int g = 0; g < records; g++) {
-                    if (!groups.get(g).equals(groups.get(q)) && cosine(queries[q], gallery[g]) >= best) {
-                        rank++;
+                positiveScores.sort(java.util.Comparator.reverseOrder());
+                double precisions = 0;
+                int rank = 0;
+                for (int j = 1; j <= positiveScores.size(); j++) {
+                    int outranking = 0;
+                    for (int g = 0; g < records; g++) {
+                        if (!groups.get(g).equals(groups.get(q)) && cosine(queries[q], gallery[g]) >= positiveScores.get(j - 1)) {
+                            outranking++;
+                        }
                     }
+                    if (j == 1) {
+                        rank = 1 + outranking;
+                    }
+                    precisions += (double) j / (j + outranking);
                 }
+                averagePrecisions += precisions / positiveScores.size();
                 for (int k = rank; k <= 10; k++) {
                     hits[k]++;
                 }
@@ -215,6 +338,7 @@ class RetrievalEvaluatorTest {
             assertEquals(hits[3] / (double) records, metrics.get(direction + "/R_at_3"), EXACT, direction);
             assertEquals(hits[10] / (double) records, metrics.get(direction + "/R_at_10"), EXACT, direction);
             assertEquals(reciprocalRanks / records, metrics.get(direction + "/MRR"), 1e-9, direction);
+            assertEquals(averagePrecisions / records, metrics.get(direction + "/mAP"), 1e-9, direction);
         }
     }
 
