@@ -39,6 +39,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu or gpu; overrides train.device.")
     String device;
 
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "latest", paramLabel = "RUN_ID|DIR",
+            description = "Continue a run from its newest checkpoint that loads, in the same run of the tracker: a run id"
+                    + " (as printed, or MLflow's), a run's or a checkpoint's directory, or nothing for the experiment's run"
+                    + " with the latest checkpoint. FILE must be the experiment the run started with.")
+    String resume;
+
     @Override
     public Integer call() {
         java.io.PrintStream out = System.out;
@@ -50,7 +56,7 @@ final class RunCommand implements Callable<Integer> {
         Trainer trainer = injector.getInstance(Trainer.class);
         RunResult result;
         try {
-            result = trainer.run();
+            result = trainer.run(resume);
         } finally {
             injector.getInstance(dev.modalign.api.Tracker.class).close();
         }

@@ -21,6 +21,11 @@ public final class DataErrors {
         }
     }
 
+    /** Starts from the count a checkpoint recorded, for a resumed run. */
+    synchronized void restore(long count) {
+        this.count = count;
+    }
+
     public synchronized long count() {
         return count;
     }
