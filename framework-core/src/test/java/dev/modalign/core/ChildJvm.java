@@ -17,6 +17,11 @@ public final class ChildJvm {
      * Starts {@code modalign ARGS} with its output in {@code log}; the cache (and so any spool) in {@code cache}.
      */
     public static Process start(Path log, Path cache, String... args) throws IOException {
+        return startMain("dev.modalign.core.cli.Main", log, cache, args);
+    }
+
+    /** Starts a main class of this class path with its output in {@code log}. */
+    public static Process startMain(String mainClass, Path log, Path cache, String... args) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx1g");
@@ -24,7 +29,7 @@ public final class ChildJvm {
         command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add("dev.modalign.core.cli.Main");
+        command.add(mainClass);
         command.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));

@@ -195,7 +195,7 @@ public final class Checkpoint {
             } catch (CorruptCheckpointException e) {
                 warn.accept("checkpoint " + dir + " cannot be loaded (" + e.getMessage() + "); it is removed and the one"
                         + " before it is used");
-                deleteTree(dir);
+                discard(dir);
             }
         }
         return Optional.empty();
@@ -205,7 +205,7 @@ public final class Checkpoint {
     static void prune(Path root, int keep) {
         List<Path> checkpoints = list(root);
         for (int i = keep; i < checkpoints.size(); i++) {
-            deleteTree(checkpoints.get(i));
+            discard(checkpoints.get(i));
         }
         try (Stream<Path> entries = Files.list(root)) {
             entries.filter(p -> p.getFileName().toString().startsWith(".") && p.getFileName().toString().contains(PARTIAL))
@@ -219,7 +219,7 @@ public final class Checkpoint {
     static void removeAfter(Path root, long step) {
         for (Path dir : list(root)) {
             if (stepOf(dir) > step) {
-                deleteTree(dir);
+                discard(dir);
             }
         }
     }
@@ -279,10 +279,8 @@ public final class Checkpoint {
             }
             Path target = root.resolve("step-" + step);
             if (Files.exists(target)) {
-                // A resumed run writing a step again: move the old one aside first, a rename cannot replace a directory.
-                Path old = root.resolve(".step-" + step + PARTIAL + "old-" + System.nanoTime());
-                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(old);
+                // A resumed run writing a step again: a rename cannot replace a directory, so the old one goes first.
+                discard(target);
             }
             try {
                 Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
@@ -300,6 +298,23 @@ public final class Checkpoint {
                 deleteTree(temporary);
             }
         }
+    }
+
+    /**
+     * Removes a checkpoint so that no moment of it is visible as a damaged checkpoint: it is first renamed
+     * to a hidden leftover name (atomically), then deleted; a process killed in between leaves a leftover
+     * that loading ignores and {@link #prune} removes, never a {@code step-<N>} with some files gone.
+     */
+    static void discard(Path checkpoint) {
+        Path leftover = checkpoint.resolveSibling("." + checkpoint.getFileName() + PARTIAL + "discarded-" + System.nanoTime());
+        try {
+            Files.move(checkpoint, leftover, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove the checkpoint " + checkpoint + ": " + e.getMessage(), e);
+        }
+        deleteTree(leftover);
     }
 
     /** Flushes a directory's entries (the rename) to disk where the platform allows it. */
