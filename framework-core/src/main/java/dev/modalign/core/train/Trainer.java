@@ -114,12 +114,12 @@ public final class Trainer {
         ExperimentSpec spec = plan.spec();
         String experiment = spec.tracking().experiment() != null ? spec.tracking().experiment() : spec.name();
         ResumePoint from = null;
-        TrackedRun run;
+        TrackedRun opened;
         if (resume == null) {
             String runName = spec.tracking().runName() != null ? spec.tracking().runName()
                     : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
-            run = tracker.startRun(new RunSpec(experiment, runName, null));
-            out.println("run " + run.id() + " (" + runName + ") recording to " + run.location());
+            opened = tracker.startRun(new RunSpec(experiment, runName, null));
+            out.println("run " + opened.id() + " (" + runName + ") recording to " + opened.location());
         } else {
             Path localStore = tracker instanceof LocalTracker local ? local.root() : null;
             from = ResumePoint.locate(resume.isBlank() ? ResumePoint.LATEST : resume, localStore, cacheDir, experiment,
@@ -127,11 +127,12 @@ public final class Trainer {
             from.requireSameConfiguration(Resolved.flatten(plan.resolved()), plan.file().toString());
             String runId = from.runId();
             Path found = from.checkpoint().dir();
-            run = tracker.resumeRun(runId).orElseThrow(() -> new UserError("the tracker has no run " + runId + " to continue"
+            opened = tracker.resumeRun(runId).orElseThrow(() -> new UserError("the tracker has no run " + runId + " to continue"
                     + " (its checkpoint is " + found + "); resume with the tracking URI the run was recorded with"));
-            out.println("run " + run.id() + " resumed from step " + from.checkpoint().manifest().step() + " ("
-                    + from.checkpoint().dir() + "), recording to " + run.location());
+            out.println("run " + opened.id() + " resumed from step " + from.checkpoint().manifest().step() + " ("
+                    + from.checkpoint().dir() + "), recording to " + opened.location());
         }
+        TrackedRun run = new GuardedRun(opened, "continue with: modalign run " + plan.file() + " --resume " + opened.id());
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
         // The JVM exiting mid-run (a second Ctrl-C, System.exit): the run is marked KILLED and its tracker flushes
         // what it can (or keeps it for sync). A first Ctrl-C or TERM stops at a step boundary instead (StopSignal).

@@ -86,6 +86,69 @@ public final class TestPlugin implements Plugin {
                 (p, c) -> new MeanCosine(p.fail())));
     }
 
+    @Override
+    public List<ComponentFactory<?, dev.modalign.api.Tracker>> trackers() {
+        return List.of(ComponentFactory.of("full", "A tracker whose disk fills up after a few records, for tests.",
+                FullDiskTracker.Params.class, (p, c) -> new FullDiskTracker(p)));
+    }
+
+    /** Records in memory until {@code fail_after} metrics, then fails as a spool on a full disk does. */
+    public static final class FullDiskTracker implements dev.modalign.api.Tracker {
+        public record Params(@Doc("full://anything") String uri,
+                @Doc("Metrics recorded before the disk is full.") @Default("5") int failAfter) {}
+
+        /** How the last run of any such tracker ended, and with what message; for tests. */
+        public static volatile String lastEnd;
+
+        private final Params params;
+
+        FullDiskTracker(Params params) {
+            this.params = params;
+        }
+
+        @Override
+        public dev.modalign.api.TrackedRun startRun(dev.modalign.api.RunSpec spec) {
+            return new dev.modalign.api.TrackedRun() {
+                private int metrics;
+
+                @Override
+                public String id() {
+                    return "full-1";
+                }
+
+                @Override
+                public String location() {
+                    return "/spool/full-1";
+                }
+
+                @Override
+                public void logParams(Map<String, String> values) {}
+
+                @Override
+                public void setTags(Map<String, String> tags) {}
+
+                @Override
+                public void logMetric(String key, double value, long step) {
+                    if (++metrics > params.failAfter()) {
+                        throw new java.io.UncheckedIOException("cannot write the MLflow spool /spool/full-1/records.jsonl:"
+                                + " No space left on device", new java.io.IOException("No space left on device"));
+                    }
+                }
+
+                @Override
+                public void logArtifact(java.nio.file.Path file, String artifactPath) {}
+
+                @Override
+                public void end(dev.modalign.api.RunStatus status, String message) {
+                    lastEnd = status + ": " + message;
+                }
+            };
+        }
+
+        @Override
+        public void close() {}
+    }
+
     /** Paired Gaussian vectors. */
     public static final class Pairs implements DatasetSource {
         public record Params(@Doc("Records.") @Default("64") int size, @Doc("Dimensions.") @Default("8") int dim,

@@ -221,4 +221,17 @@ class TrainerTest {
                 "eval: {source: pairs, size: 32, seed: 2}", "eval: {source: pairs, size: 32, seed: 2, fields: {a: nope}}")));
         assertTrue(String.valueOf(missing.getMessage()).contains("no field 'nope'"), missing.getMessage());
     }
+
+    @Test
+    void aTrackerThatCannotRecordStopsTrainingSayingWhatToDo() {
+        Path file = Experiments.write(dir, "experiment.yaml", Experiments.TINY);
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides("full://disk", dir.resolve("runs"), "cpu"),
+                dir, new PrintStream(new ByteArrayOutputStream()));
+        RunFailure failure = assertThrows(RunFailure.class,
+                () -> Guice.createInjector(module).getInstance(Trainer.class).run());
+        assertEquals("the tracker cannot record run full-1, so training stops rather than lose records: cannot write the"
+                + " MLflow spool /spool/full-1/records.jsonl: No space left on device; free disk space or fix the directory,"
+                + " then continue with: modalign run " + file + " --resume full-1", failure.getMessage());
+        assertEquals("FAILED: " + failure.getMessage(), dev.modalign.core.testplugin.TestPlugin.FullDiskTracker.lastEnd);
+    }
 }
