@@ -76,4 +76,57 @@ class BadDataTest {
         assertTrue(result.out().contains("skipped 2 records that failed to load"), result.out());
         assertTrue(result.out().contains("data.csv:7 field 'image'"), result.out());
     }
+
+    /**
+     * Runs the experiment (every image sound) for many short epochs and deletes one image file once the
+     * first step is logged: the next read of it, in training or in the final evaluation, finds it gone.
+     */
+    private Cli.Result runWhileAnImageVanishes(String onDataError) throws Exception {
+        Path file = experiment();
+        Files.copy(dir.resolve("images/1.png"), dir.resolve("images/5.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Path runs = dir.resolve("runs-" + onDataError);
+        Thread remover = new Thread(() -> {
+            try {
+                long deadline = System.currentTimeMillis() + 120_000;
+                while (System.currentTimeMillis() < deadline) {
+                    Path experimentRuns = runs.resolve("bad-data");
+                    if (Files.isDirectory(experimentRuns)) {
+                        try (java.util.stream.Stream<Path> found = Files.list(experimentRuns)) {
+                            Path run = found.findFirst().orElse(null);
+                            if (run != null && Files.readString(run.resolve("records.jsonl")).contains("\"train/loss\"")) {
+                                Files.delete(dir.resolve("images/9.png"));
+                                return;
+                            }
+                        }
+                    }
+                    Thread.sleep(2);
+                }
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        remover.start();
+        Cli.Result result = Cli.run("run", file.toString(), "--device", "cpu", "--runs-dir", runs.toString(),
+                "--set", "train.epochs=20", "--set", "train.log_every=1", "--set", "train.on_data_error=" + onDataError);
+        remover.join();
+        assertTrue(!Files.exists(dir.resolve("images/9.png")), "the file was removed during the run");
+        return result;
+    }
+
+    @Test
+    void aDataFileThatVanishesMidRunFailsTheRunNamingIt() throws Exception {
+        Cli.Result result = runWhileAnImageVanishes("fail");
+        assertEquals(1, result.code(), result.out() + result.err());
+        assertTrue(result.err().matches("(?s).*failed: .*data\\.csv:11 field 'image': no image file at .*images/9\\.png.*"),
+                result.err());
+        assertTrue(!result.err().contains("\tat "), "no stack trace: " + result.err());
+    }
+
+    @Test
+    void aDataFileThatVanishesMidRunIsSkippedAndCountedWithSkip() throws Exception {
+        Cli.Result result = runWhileAnImageVanishes("skip");
+        assertEquals(0, result.code(), result.out() + result.err());
+        assertTrue(result.out().matches("(?s).*skipped \\d+ records? that failed to load.*data\\.csv:11 field 'image': no image"
+                + " file at .*images/9\\.png.*"), result.out());
+    }
 }

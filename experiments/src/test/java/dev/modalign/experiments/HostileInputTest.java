@@ -19,7 +19,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Malformed and hostile experiment files through the command line: each gives exit code 2 and a readable,
- * located message, never a stack trace, never a hang, never a constructed class.
+ * located message, never a stack trace, never a hang, never a constructed class. (Experiments have no
+ * stages that could depend on each other; the cycles a file can hold are YAML anchors used inside
+ * themselves, which are here.)
  */
 class HostileInputTest {
 
@@ -77,7 +79,27 @@ class HostileInputTest {
                 hostile("deeply nested", deep.toString(), "nesting depth"),
                 hostile("huge document", wide.toString(), "larger than 1000000 characters"),
                 hostile("binary garbage", new String(new byte[] {0, 1, 2, (byte) 0xff, (byte) 0xfe, 0x1b, 0x7f},
-                        StandardCharsets.ISO_8859_1), "is not UTF-8 text"));
+                        StandardCharsets.ISO_8859_1), "is not UTF-8 text"),
+                hostile("unknown component", valid.replace("type: clip,", "type: clipp,"),
+                        "hostile.yaml:8:5 losses[0] unknown loss 'clipp', did you mean 'clip'?"),
+                hostile("unknown key in a component", valid.replace("encoder: mlp}\n  text", "encoder: {type: mlp, hiden: 3}}\n  text"),
+                        "towers.image.encoder.hiden [mlp] unknown key 'hiden', did you mean 'hidden'?"),
+                hostile("wrong type in a component", valid.replace("size: 16}", "size: sixteen}"),
+                        "towers.image.modality.size [image] expected an integer, found 'sixteen'"),
+                hostile("a list where a number goes", valid + "train: {optimizer: {lr: [1, 2]}}\n",
+                        "train.optimizer.lr expected a number, found a list"),
+                hostile("a tower a loss needs is missing", valid.replace("  text: {modality: text, encoder: mlp}\n", ""),
+                        "losses[0].towers [clip] no tower 'text'; towers: image"),
+                hostile("a loss without towers", valid.replace(", towers: [image, text]", ""),
+                        "losses[0].towers missing key 'towers'"),
+                // An alias inside the value its anchor names composes to a cycle: it once overflowed the stack.
+                hostile("an anchor used inside itself", valid + "tracking: {options: &o {x: *o}}\n",
+                        "hostile.yaml:9:21 YAML syntax: the anchor &o is used inside the value it names"),
+                hostile("a cycle through a list", valid + "augment: &g {image: [*g]}\n", "a cycle"),
+                hostile("a key that contains itself", valid + "x: &k {*k: 1}\n", "a cycle"),
+                hostile("a custom tag", valid.replace("name: ok", "name: !custom ok"), "tags are not allowed here, found !custom"),
+                hostile("a java class tag in long form", valid.replace("name: ok", "name: !<tag:yaml.org,2002:java.lang.Runtime> ok"),
+                        "tags that name Java classes are not allowed"));
     }
 
     private static Arguments hostile(String name, String yaml, String fragment) {

@@ -16,12 +16,16 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -111,5 +115,66 @@ class MlflowEndToEndTest {
                 "--set", "train.batch_size=64", "--set", "data.eval.size=64");
         assertEquals(0, started.code(), started.err());
         assertTrue(started.out().contains("tower 'image' starts from ") && started.out().contains("(frozen)"), started.out());
+    }
+
+    @Test
+    void aRunStoppedBySigtermIsResumedByItsMlflowIdAsTheSameRun() throws Exception {
+        String experiment = "e2e-resume-" + UUID.randomUUID();
+        Path spool = Files.createTempDirectory("modalign-spool");
+        Path cache = Files.createTempDirectory("modalign-cache");
+        Path log = Files.createTempFile("modalign-child", ".log");
+        List<String> args = new ArrayList<>(List.of("run", Cli.repo().resolve("experiments/quickstart.yaml").toString(),
+                "--tracking-uri", uri, "--device", "cpu", "--plugin-dir", cache.resolve("no-plugins").toString(),
+                "--set", "tracking.experiment=" + experiment, "--set", "tracking.options={spool_dir: " + spool + "}",
+                "--set", "data.train.size=512", "--set", "train.batch_size=64", "--set", "train.epochs=2",
+                "--set", "train.log_every=1", "--set", "data.eval.size=64", "--set", "train.checkpoint_every=3"));
+        Process first = ChildJvm.start(log, cache, args.toArray(String[]::new));
+        Pattern progress = Pattern.compile("step (\\d+)/16");
+        long stopAfter = 4 + new java.util.Random().nextInt(8);
+        long deadline = System.currentTimeMillis() + 300_000;
+        while (true) {
+            Matcher steps = progress.matcher(Files.readString(log));
+            long reached = 0;
+            while (steps.find()) {
+                reached = Long.parseLong(steps.group(1));
+            }
+            if (reached >= stopAfter) {
+                break;
+            }
+            assertTrue(first.isAlive() && System.currentTimeMillis() < deadline, Files.readString(log));
+            Thread.sleep(20);
+        }
+        first.destroy(); // SIGTERM
+        assertTrue(first.waitFor(120, TimeUnit.SECONDS));
+        String firstLog = Files.readString(log);
+        assertEquals(143, first.exitValue(), firstLog);
+        Matcher id = Pattern.compile("run ([0-9a-f]{32}) \\(").matcher(firstLog);
+        assertTrue(id.find(), firstLog);
+        String runId = id.group(1);
+        JsonObject info = server.call("GET", "/api/2.0/mlflow/runs/get?run_id=" + runId, null).getAsJsonObject("run")
+                .getAsJsonObject("info");
+        assertEquals("KILLED", info.get("status").getAsString(), "marked KILLED before the process ended");
+
+        args.addAll(List.of("--resume", runId));
+        Process second = ChildJvm.start(log, cache, args.toArray(String[]::new));
+        assertTrue(second.waitFor(300, TimeUnit.SECONDS));
+        String secondLog = Files.readString(log);
+        assertEquals(0, second.exitValue(), secondLog);
+        assertTrue(secondLog.contains("run " + runId + " resumed from step "), secondLog);
+        JsonObject run = server.call("GET", "/api/2.0/mlflow/runs/get?run_id=" + runId, null).getAsJsonObject("run");
+        assertEquals("FINISHED", run.getAsJsonObject("info").get("status").getAsString());
+        assertTrue(MlflowServer.entries(run, "tags").containsKey("modalign.resumed_from_step"));
+        JsonArray history = server.call("GET", "/api/2.0/mlflow/metrics/get-history?run_id=" + runId + "&metric_key=train/loss",
+                null).getAsJsonArray("metrics");
+        Map<Long, Integer> steps = new java.util.TreeMap<>();
+        history.forEach(m -> steps.merge(m.getAsJsonObject().get("step").getAsLong(), 1, Integer::sum));
+        assertEquals(16, steps.size(), "every step in the one run: " + steps);
+        assertTrue(steps.values().stream().allMatch(count -> count == 1), "a stop at a step boundary repeats none: " + steps);
+        String experimentId = run.getAsJsonObject("info").get("experiment_id").getAsString();
+        HttpResponse<String> manifest = MlflowServer.HTTP.send(HttpRequest.newBuilder(URI.create(uri + "/api/2.0/mlflow-artifacts/artifacts/"
+                + experimentId + "/" + runId + "/artifacts/checkpoint/resumable/manifest.json")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, manifest.statusCode(), "the final resumable checkpoint is an artifact");
+        assertTrue(manifest.body().contains("\"step\": 16"), manifest.body());
     }
 }

@@ -47,6 +47,16 @@ public interface Tracker extends AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Continues a run recorded earlier in this store ({@code modalign run --resume}): the run is RUNNING
+     * again and the returned run's records follow what it already holds, under the same id, until {@link
+     * TrackedRun#end}. Empty when there is no such run or the store cannot continue runs. Fails when the
+     * run is still being recorded by a live process.
+     */
+    default java.util.Optional<TrackedRun> resumeRun(String runId) {
+        return java.util.Optional.empty();
+    }
+
     /** Flushes what is pending and releases resources; runs not yet ended are left as they are. */
     @Override
     void close();

@@ -219,4 +219,75 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 "the loss left arrays in the parent manager; create per-step arrays in context.manager()");
         assertFalse(factory().description().isBlank());
     }
+
+    /**
+     * Parameters for {@link #aLossRestoredFromItsSavedStateGoesOnExactlyAsTheOriginal}: by default {@link #params()};
+     * override so that the loss's state builds within {@link #stepsBeforeCheckpoint()} steps (a memory that
+     * re-clusters every 2 steps, say).
+     */
+    protected P checkpointParams() {
+        return params();
+    }
+
+    /** Steps taken, each with {@link Loss#afterStep}, before the state is saved. */
+    protected int stepsBeforeCheckpoint() {
+        return 4;
+    }
+
+    /**
+     * A run resumed from a checkpoint must go on exactly as it would have: a loss whose parameters are
+     * copied (the host checkpoints those) and whose {@link Loss#saveState} is loaded into a fresh instance
+     * computes the same values as the original, bit for bit, and saves the same state after more steps.
+     */
+    @Test
+    void aLossRestoredFromItsSavedStateGoesOnExactlyAsTheOriginal() throws java.io.IOException {
+        Loss original = LossFixtures.newLoss(factory(), checkpointParams(), context(), manager);
+        Loss restored = LossFixtures.newLoss(factory(), checkpointParams(), context(), manager);
+        int before = stepsBeforeCheckpoint();
+        for (int s = 0; s < before; s++) {
+            try (NDManager stepManager = manager.newSubManager()) {
+                original.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
+                EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+                StepContext context = new StepContext(s, 0, 100, new Random(s), stepManager, true);
+                original.compute(batch, context);
+                original.afterStep(batch, context);
+            }
+        }
+        List<Parameter> from = original.parameters();
+        List<Parameter> to = restored.parameters();
+        assertEquals(from.size(), to.size(), "two losses of the same parameters own different numbers of parameters");
+        for (int i = 0; i < from.size(); i++) {
+            to.get(i).getArray().set(new ai.djl.ndarray.index.NDIndex("..."), from.get(i).getArray());
+        }
+        byte[] saved = savedState(original);
+        if (saved.length > 0) {
+            restored.loadState(new java.io.DataInputStream(new java.io.ByteArrayInputStream(saved)));
+        }
+        for (int s = before; s < before + 3; s++) {
+            try (NDManager stepManager = manager.newSubManager()) {
+                original.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
+                restored.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
+                EncodedBatch batch = batch(stepManager, batchSize(), 1f);
+                StepContext first = new StepContext(s, 0, 100, new Random(s), stepManager, true);
+                StepContext second = new StepContext(s, 0, 100, new Random(s), stepManager, true);
+                float expected = original.compute(batch, first).value().getFloat();
+                float actual = restored.compute(batch, second).value().getFloat();
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(actual), "step " + s + " after the state"
+                        + " was restored: " + expected + " originally, " + actual + " restored; saveState must write all"
+                        + " the state afterStep keeps, and loadState read it back");
+                original.afterStep(batch, first);
+                restored.afterStep(batch, second);
+            }
+        }
+        assertEquals(java.util.Arrays.toString(savedState(original)), java.util.Arrays.toString(savedState(restored)),
+                "the two losses hold different state after the same steps");
+    }
+
+    private static byte[] savedState(Loss loss) throws java.io.IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            loss.saveState(out);
+        }
+        return bytes.toByteArray();
+    }
 }

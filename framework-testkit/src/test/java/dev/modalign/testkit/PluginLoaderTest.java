@@ -116,7 +116,8 @@ class PluginLoaderTest {
         assertTrue(failures.get(0).matches("plugin .*corrupt.jar was not loaded: the jar cannot be read .*; is it corrupt\\?"),
                 failures.get(0));
         assertTrue(failures.get(1).contains("newer-api.jar") && failures.get(1).contains("was built against modalign API 2.0,"
-                + " but this modalign has API 1.0; rebuild the plugin against framework-api 1.0"), failures.get(1));
+                + " but this modalign has API " + dev.modalign.api.ModalignApi.VERSION + "; rebuild the plugin against"
+                + " framework-api " + dev.modalign.api.ModalignApi.VERSION), failures.get(1));
         assertTrue(failures.get(2).endsWith("no-service.jar was not loaded: it has no META-INF/services/dev.modalign.api.Plugin"
                 + " entry naming its Plugin class; add one (see README, 'Writing a plugin')"), failures.get(2));
         assertTrue(failures.get(3).contains("throws.jar (com.example.throwing.ThirdPartyPlugin) was not loaded")

@@ -5,6 +5,7 @@ import com.google.inject.Guice;
 import com.google.inject.ProvisionException;
 import com.google.inject.spi.Message;
 import dev.modalign.core.RunFailure;
+import dev.modalign.core.RunStopped;
 import dev.modalign.core.UserError;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
@@ -12,7 +13,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** The {@code modalign} command. Exit codes: 0 ok, 2 bad input, 1 failure. */
+/** The {@code modalign} command. Exit codes: 0 ok, 2 bad input, 1 failure, 130 or 143 stopped by SIGINT or SIGTERM. */
 @Command(name = "modalign", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Contrastive and cross-modal representation learning experiments.",
         subcommands = {RunCommand.class, ValidateCommand.class, PluginsCommand.class, SyncCommand.class, RerunCommand.class,
@@ -63,6 +64,10 @@ public final class Main implements Callable<Integer> {
                 e.printStackTrace(err);
             }
             return BAD_INPUT;
+        }
+        if (e instanceof RunStopped stopped) {
+            err.println("stopped: " + e.getMessage());
+            return stopped.exitCode();
         }
         if (e instanceof RunFailure) {
             err.println("failed: " + e.getMessage());

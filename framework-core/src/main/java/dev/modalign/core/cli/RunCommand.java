@@ -47,6 +47,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--result-file", paramLabel = "FILE", hidden = true,
             description = "Write the run's id, status and final metrics to FILE as JSON (a sweep's trials do).")
     Path resultFile;
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "latest", paramLabel = "RUN_ID|DIR",
+            description = "Continue a run from its newest checkpoint that loads, in the same run of the tracker: a run id"
+                    + " (as printed, or MLflow's), a run's or a checkpoint's directory, or nothing for the experiment's run"
+                    + " with the latest checkpoint. FILE must be the experiment the run started with.")
+    String resume;
 
     @Override
     public Integer call() {
@@ -67,9 +72,10 @@ final class RunCommand implements Callable<Integer> {
         Trainer trainer = injector.getInstance(Trainer.class);
         RunResult result;
         try {
-            result = trainer.run();
+            result = trainer.run(resume);
         } catch (RuntimeException | Error e) {
-            writeResult(trainer.runId(), "FAILED", Map.of(), Main.unwrap(e).getMessage());
+            writeResult(trainer.runId(), Main.unwrap(e) instanceof dev.modalign.core.RunStopped ? "KILLED" : "FAILED",
+                    Map.of(), Main.unwrap(e).getMessage());
             throw e;
         } finally {
             injector.getInstance(dev.modalign.api.Tracker.class).close();

@@ -115,7 +115,15 @@ public record ExperimentSpec(
                     + "varying order); 0 lets PyTorch use every core.") @Default("1") int threads,
             @Doc("A record that fails to read or decode (a corrupt image, a truncated WAV): fail the run naming it, or "
                     + "skip it; skipped records are counted, the first few named, and the count is logged.")
-                    @Default("fail") String onDataError) {
+                    @Default("fail") String onDataError,
+            @Doc("When to write a resumable checkpoint (model, optimiser, schedule, loss state, data position): epoch "
+                    + "(after every epoch), a number of steps, or end (only the final one); the final one is always "
+                    + "written.") @Default("epoch") String checkpointEvery,
+            @Doc("How many of the newest checkpoints to keep.") @Default("2") int keepCheckpoints,
+            @Doc("A step whose inputs, loss or gradients are NaN or infinite: fail the run naming the step, tower and "
+                    + "loss, or skip the step (no update) up to max_skipped_steps times.") @Default("fail") String onNonfinite,
+            @Doc("With on_nonfinite: skip, the run fails at the first non-finite step beyond this many.")
+                    @Default("10") int maxSkippedSteps) {
 
         public TrainSpec {
             if (epochs < 1) {
@@ -139,9 +147,32 @@ public record ExperimentSpec(
             if (!List.of("fail", "skip").contains(onDataError)) {
                 throw new InvalidParamException("on_data_error", "must be fail or skip, found '" + onDataError + "'");
             }
+            checkpointEvery = checkpointEvery == null ? "epoch" : checkpointEvery.trim();
+            if (!checkpointEvery.equals("epoch") && !checkpointEvery.equals("end") && !isPositiveInteger(checkpointEvery)) {
+                throw new InvalidParamException("checkpoint_every", "must be epoch, end or a number of steps >= 1, found '"
+                        + checkpointEvery + "'");
+            }
+            if (keepCheckpoints < 1) {
+                throw new InvalidParamException("keep_checkpoints", "must be at least 1, found " + keepCheckpoints);
+            }
+            onNonfinite = onNonfinite == null ? "fail" : onNonfinite;
+            if (!List.of("fail", "skip").contains(onNonfinite)) {
+                throw new InvalidParamException("on_nonfinite", "must be fail or skip, found '" + onNonfinite + "'");
+            }
+            if (maxSkippedSteps < 0) {
+                throw new InvalidParamException("max_skipped_steps", "must be 0 or more, found " + maxSkippedSteps);
+            }
             if (!List.of("auto", "cpu", "gpu").contains(device)) {
                 throw new InvalidParamException("device", "must be auto, cpu or gpu, found '" + device + "'");
             }
+        }
+    }
+
+    private static boolean isPositiveInteger(String text) {
+        try {
+            return Long.parseLong(text.replace("_", "")) >= 1;
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 

@@ -65,6 +65,8 @@ public final class YamlDocument {
             if (root == null) {
                 throw new UserError(name + " is empty; see experiments/quickstart.yaml for the shape of an experiment");
             }
+            refuseCycles(root, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()),
+                    java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()), name);
             return root;
         } catch (MarkedYAMLException e) {
             Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
@@ -80,6 +82,37 @@ public final class YamlDocument {
         } catch (IOException e) {
             throw new UserError("cannot read " + name + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * Refuses an alias inside the node it names ({@code x: &a [*a]}): SnakeYAML composes it as a cycle,
+     * which everything that walks the document would follow forever. {@code open} holds the nodes on the
+     * path from the root, {@code done} those already checked (a node reached twice through aliases is
+     * checked once).
+     */
+    private static void refuseCycles(Node node, java.util.Set<Node> open, java.util.Set<Node> done, String name) {
+        if (done.contains(node)) {
+            return;
+        }
+        if (!open.add(node)) {
+            Mark mark = node.getStartMark();
+            throw new UserError(java.util.List.of(new Problem(name, mark == null ? 0 : mark.getLine() + 1,
+                    mark == null ? 0 : mark.getColumn() + 1, null, null, "YAML syntax: the anchor "
+                    + (node.getAnchor() == null ? "" : "&" + node.getAnchor() + " ") + "is used inside the value it names, a"
+                    + " cycle no experiment can hold; write the values out instead of the alias")));
+        }
+        if (node instanceof org.yaml.snakeyaml.nodes.MappingNode mapping) {
+            for (org.yaml.snakeyaml.nodes.NodeTuple tuple : mapping.getValue()) {
+                refuseCycles(tuple.getKeyNode(), open, done, name);
+                refuseCycles(tuple.getValueNode(), open, done, name);
+            }
+        } else if (node instanceof org.yaml.snakeyaml.nodes.SequenceNode sequence) {
+            for (Node item : sequence.getValue()) {
+                refuseCycles(item, open, done, name);
+            }
+        }
+        open.remove(node);
+        done.add(node);
     }
 
     private static String firstLine(String message) {

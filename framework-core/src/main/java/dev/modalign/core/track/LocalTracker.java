@@ -13,6 +13,9 @@ import dev.modalign.api.Tracker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,8 +41,14 @@ import java.util.stream.Stream;
  *       loses at most the line being written, and a sync can replay it into a tracking server,
  *       resuming after the last sequence number the server acknowledged;</li>
  *   <li>{@code artifacts/}: copies of the logged files;</li>
- *   <li>{@code run.json}: the run's name, status and times, rewritten atomically when they change.</li>
+ *   <li>{@code run.json}: the run's name, status and times, rewritten atomically when they change;</li>
+ *   <li>{@code lock}: held by the process recording the run, so that a resume elsewhere cannot write to
+ *       it at the same time;</li>
+ *   <li>{@code checkpoints/}: the run's resumable checkpoints, written by the trainer.</li>
  * </ul>
+ *
+ * <p>A run is resumed ({@link #resumeRun}) by appending to the same {@code records.jsonl}: a {@code
+ * resume} record, then the records of the continued run; {@code run.json} says RUNNING again.
  */
 public final class LocalTracker implements Tracker {
 
@@ -65,6 +74,36 @@ public final class LocalTracker implements Tracker {
             return new LocalRun(id, dir, spec);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the run directory " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The directory of a run of an experiment: {@code <root>/<experiment>/<run id>}. */
+    public Path runDirectory(String experiment, String runId) {
+        return root.resolve(safe(experiment)).resolve(runId);
+    }
+
+    @Override
+    public java.util.Optional<TrackedRun> resumeRun(String runId) {
+        Path dir = findRun(runId);
+        if (dir == null || !Files.isRegularFile(dir.resolve("run.json"))) {
+            return java.util.Optional.empty();
+        }
+        try {
+            return java.util.Optional.of(LocalRun.resume(runId, dir));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot resume run " + runId + " in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The directory of a run in any experiment, or null. */
+    private Path findRun(String runId) {
+        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
+            return null;
+        }
+        try (java.util.stream.Stream<Path> experiments = Files.list(root)) {
+            return experiments.map(e -> e.resolve(runId)).filter(Files::isDirectory).findFirst().orElse(null);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
         }
     }
 
@@ -281,7 +320,8 @@ public final class LocalTracker implements Tracker {
         return bytes;
     }
 
-    static String safe(String name) {
+    /** An experiment name as a directory name: characters other than letters, digits, '.', '_' and '-' become '_'. */
+    public static String safe(String name) {
         return name.replaceAll("[^A-Za-z0-9._-]", "_");
     }
 
@@ -291,13 +331,21 @@ public final class LocalTracker implements Tracker {
         private final Path dir;
         private final Writer records;
         private final Map<String, Object> meta = new LinkedHashMap<>();
+        private final FileChannel lockChannel;
         private long seq;
 
-        LocalRun(String id, Path dir, RunSpec spec) throws IOException {
+        /** Opens the run's files; {@code lockChannel} holds the run's lock. */
+        private LocalRun(String id, Path dir, Writer records, FileChannel lockChannel, long seq) {
             this.id = id;
             this.dir = dir;
-            this.records = Files.newBufferedWriter(dir.resolve("records.jsonl"), StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            this.records = records;
+            this.lockChannel = lockChannel;
+            this.seq = seq;
+        }
+
+        LocalRun(String id, Path dir, RunSpec spec) throws IOException {
+            this(id, dir, Files.newBufferedWriter(dir.resolve("records.jsonl"), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), lock(dir, id), 0);
             meta.put("id", id);
             meta.put("experiment", spec.experiment());
             meta.put("run_name", spec.runName());
@@ -308,6 +356,79 @@ public final class LocalTracker implements Tracker {
             meta.put("start_time", System.currentTimeMillis());
             writeMeta();
             append("start", Map.of("experiment", spec.experiment(), "run_name", spec.runName()));
+        }
+
+        /**
+         * Continues a run: a torn last record (the process was killed while appending it) is cut off, the
+         * sequence goes on from the last record, and run.json says RUNNING again.
+         */
+        static LocalRun resume(String id, Path dir) throws IOException {
+            FileChannel lock = lock(dir, id);
+            try {
+                Path file = dir.resolve("records.jsonl");
+                long seq = repairAndCount(file);
+                Writer writer = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+                LocalRun run = new LocalRun(id, dir, writer, lock, seq);
+                @SuppressWarnings("unchecked")
+                Map<String, Object> meta = GSON.fromJson(Files.readString(dir.resolve("run.json"), StandardCharsets.UTF_8),
+                        Map.class);
+                run.meta.putAll(meta);
+                String before = String.valueOf(run.meta.get("status"));
+                run.meta.put("status", RunStatus.RUNNING.name());
+                run.meta.remove("end_time");
+                run.meta.remove("message");
+                run.meta.put("resume_time", System.currentTimeMillis());
+                run.writeMeta();
+                run.append("resume", Map.of("previous_status", before));
+                return run;
+            } catch (IOException | RuntimeException e) {
+                lock.close();
+                throw e;
+            }
+        }
+
+        /** Takes the run's lock, or fails naming the run when another process records it. */
+        private static FileChannel lock(Path dir, String id) throws IOException {
+            FileChannel channel = FileChannel.open(dir.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException heldHere) {
+                lock = null;
+            }
+            if (lock == null) {
+                channel.close();
+                throw new IllegalStateException("run " + id + " in " + dir + " is being recorded by another process; stop"
+                        + " that one first (or wait for it to end)");
+            }
+            return channel;
+        }
+
+        /** Cuts a torn last line off the records and returns the last sequence number. */
+        private static long repairAndCount(Path file) throws IOException {
+            if (!Files.exists(file)) {
+                return 0;
+            }
+            byte[] bytes = Files.readAllBytes(file);
+            int end = bytes.length;
+            if (end > 0 && bytes[end - 1] != '\n') {
+                int lastNewline = end - 1;
+                while (lastNewline >= 0 && bytes[lastNewline] != '\n') {
+                    lastNewline--;
+                }
+                try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                    channel.truncate(lastNewline + 1);
+                }
+                end = lastNewline + 1;
+            }
+            long seq = 0;
+            for (String line : new String(bytes, 0, end, StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank()) {
+                    seq = Math.max(seq, com.google.gson.JsonParser.parseString(line).getAsJsonObject().get("seq").getAsLong());
+                }
+            }
+            return seq;
         }
 
         @Override
@@ -374,6 +495,17 @@ public final class LocalTracker implements Tracker {
             writeMeta();
             try {
                 records.close();
+                lockChannel.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        /** Closes the run's files and lock without ending it, as a process that dies does; for tests. */
+        void release() {
+            try {
+                records.close();
+                lockChannel.close();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

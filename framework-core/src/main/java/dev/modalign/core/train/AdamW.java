@@ -116,4 +116,19 @@ final class AdamW {
     long steps() {
         return steps;
     }
+
+    /** The first-moment estimates m, in parameter order: for checkpoints, which write and restore them in place. */
+    List<NDArray> firstMoments() {
+        return slots.stream().map(slot -> slot.m).toList();
+    }
+
+    /** The second-moment estimates v, in parameter order, as {@link #firstMoments()}. */
+    List<NDArray> secondMoments() {
+        return slots.stream().map(slot -> slot.v).toList();
+    }
+
+    /** Sets the number of updates made, for a run resumed from a checkpoint: the bias corrections depend on it. */
+    void restoreSteps(long steps) {
+        this.steps = steps;
+    }
 }

@@ -3,7 +3,7 @@ package dev.modalign.core.train;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The records a run skipped because they failed to read or decode: a count and the first few messages. Thread-safe. */
+/** The records a run skipped because they failed to read or decode: a count and the first few distinct messages. Thread-safe. */
 public final class DataErrors {
 
     /** How many messages are kept to show; the count goes on. */
@@ -16,9 +16,15 @@ public final class DataErrors {
     synchronized void add(String message) {
         count++;
         last = message;
-        if (first.size() < SHOWN) {
+        // A record that fails every epoch is shown once.
+        if (first.size() < SHOWN && !first.contains(message)) {
             first.add(message);
         }
+    }
+
+    /** Starts from the count a checkpoint recorded, for a resumed run. */
+    synchronized void restore(long count) {
+        this.count = count;
     }
 
     public synchronized long count() {

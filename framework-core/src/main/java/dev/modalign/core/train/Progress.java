@@ -12,15 +12,18 @@ final class Progress {
     private final PrintStream out;
     private final boolean terminal;
     private final long total;
+    private final long firstStep;
     private final long start = System.nanoTime();
     private long lastDraw;
     private long nextPlain;
 
-    Progress(PrintStream out, boolean terminal, long total) {
+    /** @param firstStep the step training starts from (0, or the step a resumed run continues from) */
+    Progress(PrintStream out, boolean terminal, long total, long firstStep) {
         this.out = out;
         this.terminal = terminal;
         this.total = total;
-        this.nextPlain = 0;
+        this.firstStep = firstStep;
+        this.nextPlain = firstStep;
     }
 
     static boolean isTerminal() {
@@ -31,7 +34,7 @@ final class Progress {
     void update(long step, double loss, double samplesPerSecond) {
         long done = step + 1;
         double elapsed = (System.nanoTime() - start) / 1e9;
-        double stepsPerSecond = done / Math.max(elapsed, 1e-9);
+        double stepsPerSecond = (done - firstStep) / Math.max(elapsed, 1e-9);
         long eta = Math.round((total - done) / Math.max(stepsPerSecond, 1e-9));
         String stats = String.format("%d/%d loss %.4f | %.1f steps/s %.0f samples/s | ETA %s", done, total, loss,
                 stepsPerSecond, samplesPerSecond, clock(eta));

@@ -24,6 +24,7 @@ import dev.modalign.api.TowerOutput;
 import dev.modalign.api.TrackedRun;
 import dev.modalign.api.Tracker;
 import dev.modalign.core.RunFailure;
+import dev.modalign.core.RunStopped;
 import dev.modalign.core.UserError;
 import dev.modalign.core.compose.Resolved;
 import dev.modalign.core.compose.RunPlan;
@@ -32,7 +33,11 @@ import dev.modalign.core.compose.RunPlan.WeightedLoss;
 import dev.modalign.core.compose.Tower;
 import dev.modalign.core.config.ExperimentSpec;
 import dev.modalign.core.config.ExperimentSpec.TrainSpec;
+import dev.modalign.core.plugin.ComponentKind;
+import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.track.LocalTracker;
 import jakarta.inject.Inject;
+import jakarta.inject.Named;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -59,6 +64,16 @@ import java.util.Random;
  * gradient norm is clipped; AdamW updates at the cosine schedule's rate. All arrays made during the
  * step, including those derived from parameters, belong to the step's manager and are closed with
  * it: parameters, gradients and optimiser state are lent to that manager for the step.
+ *
+ * <p>Resumable: {@link Checkpoint}s at {@code train.checkpoint_every} and at the end hold the model,
+ * the optimiser, each loss's state and the position in the data. Every source of randomness is a
+ * function of the seed and the position: the order of an epoch of (seed, epoch), an example's
+ * augmentation of (seed, epoch, index), the step's {@link StepContext#rng()} of (seed, step), and the
+ * engine's generator (dropout) is re-seeded from (seed, step) before every step, because DJL cannot
+ * read PyTorch's generator state to save it. A run resumed from a checkpoint therefore takes exactly
+ * the steps the uninterrupted run would have (bit for bit on CPU with {@code train.threads: 1}).
+ *
+ * <p>SIGINT and SIGTERM stop the run at the next step boundary with a checkpoint, the run marked KILLED.
  */
 public final class Trainer {
 
@@ -69,14 +84,20 @@ public final class Trainer {
     private final PrintStream out;
     private final Provenance provenance;
     private volatile String runId;
+    private final PluginRegistry registry;
+    private final Path cacheDir;
+    private volatile StopSignal stopSignal;
 
     @Inject
-    public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance) {
+    public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance,
+            PluginRegistry registry, @Named("cacheDir") Path cacheDir) {
         this.plan = plan;
         this.tracker = tracker;
         this.device = device;
         this.out = out;
         this.provenance = provenance;
+        this.registry = registry;
+        this.cacheDir = cacheDir;
     }
 
     /** The id of the run {@link #run()} started, or null before it started one (also when it then failed). */
@@ -86,40 +107,106 @@ public final class Trainer {
 
     /** Runs training and evaluation; the run is marked FINISHED, or FAILED with the error, in the tracker. */
     public RunResult run() {
+        return run(null);
+    }
+
+    /**
+     * Runs training and evaluation, as a new run or, with {@code resume}, continuing a run from its newest
+     * checkpoint that loads: {@code resume} is a run id, a run's or a checkpoint's directory, or {@code
+     * "latest"} (the experiment's run with the most recent checkpoint). The run is marked FINISHED; FAILED
+     * with the error (an evaluator that failed included); or KILLED when a signal stopped it, which throws
+     * {@link RunStopped} after the checkpoint.
+     */
+    public RunResult run(String resume) {
         ExperimentSpec spec = plan.spec();
         String experiment = spec.tracking().experiment() != null ? spec.tracking().experiment() : spec.name();
-        String runName = spec.tracking().runName() != null ? spec.tracking().runName()
-                : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
-        TrackedRun run = tracker.startRun(new RunSpec(experiment, runName, spec.tracking().parentRun()));
-        runId = run.id();
-        out.println("run " + run.id() + " (" + runName + ") recording to " + run.location());
+        ResumePoint from = null;
+        TrackedRun opened;
+        if (resume == null) {
+            String runName = spec.tracking().runName() != null ? spec.tracking().runName()
+                    : spec.name() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("MMdd-HHmmss"));
+            opened = tracker.startRun(new RunSpec(experiment, runName, spec.tracking().parentRun()));
+            out.println("run " + opened.id() + " (" + runName + ") recording to " + opened.location());
+        } else {
+            Path localStore = tracker instanceof LocalTracker local ? local.root() : null;
+            from = ResumePoint.locate(resume.isBlank() ? ResumePoint.LATEST : resume, localStore, cacheDir, experiment,
+                    warning -> out.println("warning: " + warning));
+            from.requireSameConfiguration(Resolved.flatten(plan.resolved()), plan.file().toString());
+            String runId = from.runId();
+            Path found = from.checkpoint().dir();
+            opened = tracker.resumeRun(runId).orElseThrow(() -> new UserError("the tracker has no run " + runId + " to continue"
+                    + " (its checkpoint is " + found + "); resume with the tracking URI the run was recorded with"));
+            out.println("run " + opened.id() + " resumed from step " + from.checkpoint().manifest().step() + " ("
+                    + from.checkpoint().dir() + "), recording to " + opened.location());
+        }
+        runId = opened.id();
+        TrackedRun run = new GuardedRun(opened, "continue with: modalign run " + plan.file() + " --resume " + opened.id());
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-        // Ctrl-C or a TERM signal: the run is marked KILLED and its tracker flushes what it can (or keeps it for sync).
-        Thread onSignal = new Thread(() -> {
+        // The JVM exiting mid-run (a second Ctrl-C, System.exit): the run is marked KILLED and its tracker flushes
+        // what it can (or keeps it for sync). A first Ctrl-C or TERM stops at a step boundary instead (StopSignal).
+        Thread onExit = new Thread(() -> {
             if (ended.compareAndSet(false, true)) {
-                run.end(RunStatus.KILLED, "stopped by a signal (Ctrl-C or TERM) during the run");
+                run.end(RunStatus.KILLED, "the process exited during the run (a second Ctrl-C or TERM)");
                 tracker.close();
             }
         }, "modalign-run-killed");
-        Runtime.getRuntime().addShutdownHook(onSignal);
-        try {
-            record(run);
-            RunResult result = trainAndEvaluate(run);
+        Runtime.getRuntime().addShutdownHook(onExit);
+        try (StopSignal stop = StopSignal.install(out)) {
+            stopSignal = stop;
+            if (from == null) {
+                record(run);
+            } else {
+                run.setTags(Map.of("modalign.resumed_from_step", Long.toString(from.checkpoint().manifest().step())));
+            }
+            RunResult result = trainAndEvaluate(run, experiment, from, stop);
             if (ended.compareAndSet(false, true)) {
-                run.end(RunStatus.FINISHED, null);
+                if (result.failures().isEmpty()) {
+                    run.end(RunStatus.FINISHED, null);
+                } else {
+                    StringBuilder message = new StringBuilder();
+                    result.failures().forEach((name, error) -> message.append(message.length() == 0 ? "" : "; ")
+                            .append("evaluator '").append(name).append("' ").append(pluginOf(ComponentKind.EVALUATOR,
+                                    evaluatorType(name))).append("failed: ").append(error));
+                    run.end(RunStatus.FAILED, message.toString());
+                }
             }
             return result;
+        } catch (RunStopped e) {
+            endQuietly(ended, run, RunStatus.KILLED, e.getMessage(), e);
+            throw e;
         } catch (RuntimeException | Error e) {
-            if (ended.compareAndSet(false, true)) {
-                run.end(RunStatus.FAILED, e.getMessage() == null ? e.toString() : e.getMessage());
-            }
+            endQuietly(ended, run, RunStatus.FAILED, e.getMessage() == null ? e.toString() : e.getMessage(), e);
             throw e;
         } finally {
+            stopSignal = null;
             try {
-                Runtime.getRuntime().removeShutdownHook(onSignal);
+                Runtime.getRuntime().removeShutdownHook(onExit);
             } catch (IllegalStateException shuttingDown) {
                 // The JVM is already shutting down; the hook runs (or ran) and ends the run.
             }
+        }
+    }
+
+    /** Ends the run; a tracker that cannot record the end (a full disk) does not hide the error that ended it. */
+    private static void endQuietly(java.util.concurrent.atomic.AtomicBoolean ended, TrackedRun run, RunStatus status,
+            String message, Throwable cause) {
+        if (ended.compareAndSet(false, true)) {
+            try {
+                run.end(status, message);
+            } catch (RuntimeException e) {
+                cause.addSuppressed(e);
+            }
+        }
+    }
+
+    /**
+     * Asks a run in progress to stop at the next step boundary, as SIGINT or SIGTERM do: it writes a
+     * checkpoint, is marked KILLED and {@link #run} throws {@link RunStopped}. No effect when no run is in progress.
+     */
+    public void requestStop(String why) {
+        StopSignal stop = stopSignal;
+        if (stop != null) {
+            stop.request(why);
         }
     }
 
@@ -137,7 +224,7 @@ public final class Trainer {
         }
     }
 
-    private RunResult trainAndEvaluate(TrackedRun run) {
+    private RunResult trainAndEvaluate(TrackedRun run, String experiment, ResumePoint from, StopSignal stop) {
         TrainSpec train = plan.spec().train();
         long seed = plan.spec().seed();
         Engine engine = Engine.getInstance();
@@ -159,24 +246,60 @@ public final class Trainer {
             if (train.maxSteps() > 0) {
                 total = Math.min(total, train.maxSteps());
             }
+            Position start = Position.START;
+            if (from != null) {
+                Checkpoint.Manifest manifest = from.checkpoint().manifest();
+                if (manifest.totalSteps() != total) {
+                    throw new UserError("the checkpoint " + from.checkpoint().dir() + " is of a run of " + manifest.totalSteps()
+                            + " steps, this one has " + total + "; resume with the data and train settings it started with");
+                }
+                start = new Position(manifest.step(), manifest.epoch(), manifest.batch(), manifest.lastLoss(),
+                        manifest.skippedSteps());
+                skipped.restore(manifest.skippedRecords());
+                // Checkpoints after this one (a resume from an earlier one) belong to a future this run replaces.
+                Checkpoint.removeAfter(from.root(), manifest.step());
+            }
             NDManager model = root.newSubManager();
-            Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
-            DataLoader.Batch first = batches.next();
-            List<Parameter> trainable = initialise(model, first);
-            Map<String, String> starts = loadInitialWeights(model);
-            if (!starts.isEmpty()) {
-                run.setTags(starts);
+            Iterator<DataLoader.Batch> batches = start.epoch() < train.epochs() ? loader.epoch(start.epoch(), start.batch())
+                    : java.util.Collections.emptyIterator();
+            DataLoader.Batch first = batches.hasNext() ? batches.next() : null;
+            List<Parameter> trainable;
+            if (first != null) {
+                trainable = initialise(model, first);
+            } else {
+                // Resumed after the last step (killed during the final evaluation): a batch for the shapes only.
+                try (DataLoader.Batch shapes = loader.epoch(0, 0).next()) {
+                    trainable = initialise(model, shapes);
+                }
+            }
+            if (from == null) {
+                Map<String, String> starts = loadInitialWeights(model);
+                if (!starts.isEmpty()) {
+                    run.setTags(starts);
+                }
             }
             AdamW optimizer = new AdamW(trainable, train.optimizer(), model);
             List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
+            TrainingState state = new TrainingState(plan.towers(), plan.losses());
+            if (from != null) {
+                try {
+                    state.restore(from.checkpoint(), optimizer, model);
+                } catch (IOException e) {
+                    throw new RunFailure("cannot read the checkpoint " + from.checkpoint().dir() + ": " + e.getMessage(), e);
+                }
+            }
+            CheckpointPlace place = new CheckpointPlace(experiment, from == null ? null : from.root());
             CosineSchedule schedule = CosineSchedule.of(train.optimizer().lr(), total, train.warmup(), train.minLrRatio());
             ParameterStore parameters = new ParameterStore(model, false);
-            out.printf("training %d steps (%d epochs x %d batches of %d) on %s, %d parameters%n", total, train.epochs(),
-                    perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum());
+            out.printf("training %d steps (%d epochs x %d batches of %d) on %s, %d parameters%s%n", total, train.epochs(),
+                    perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum(),
+                    start.step() > 0 ? ", from step " + start.step() : "");
 
-            Progress progress = new Progress(System.err, Progress.isTerminal(), total);
-            long step = 0;
-            double lastLoss = Double.NaN;
+            Progress progress = new Progress(System.err, Progress.isTerminal(), total, start.step());
+            long step = start.step();
+            double lastLoss = start.lastLoss();
+            long skippedSteps = start.skippedSteps();
+            long stepsEvery = stepsBetweenCheckpoints(train);
             long started = System.nanoTime();
             long windowStart = started;
             long windowSamples = 0;
@@ -184,9 +307,12 @@ public final class Trainer {
             int managedBefore = 0;
             long waitedForData = 0;
             long spentLogging = 0;
+            long lastCheckpointStep = -1;
             training:
-            for (int epoch = 0; epoch < train.epochs(); epoch++) {
-                Iterator<DataLoader.Batch> epochBatches = epoch == 0 ? prepend(first, batches) : loader.epoch(epoch, 0);
+            for (int epoch = start.epoch(); epoch < train.epochs(); epoch++) {
+                Iterator<DataLoader.Batch> epochBatches = epoch == start.epoch()
+                        ? (first == null ? batches : prepend(first, batches)) : loader.epoch(epoch, 0);
+                long batchIndex = epoch == start.epoch() ? start.batch() : 0;
                 while (epochBatches.hasNext()) {
                     if (step >= total) {
                         break training;
@@ -198,9 +324,21 @@ public final class Trainer {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
                                 train);
-                        lastLoss = stats.loss();
+                        if (stats.skipped()) {
+                            skippedSteps++;
+                            out.println("warning: " + stats.skipReason() + "; the step is skipped (train.on_nonfinite: skip, "
+                                    + skippedSteps + " of at most " + train.maxSkippedSteps() + ")");
+                            run.logMetric("train/skipped_steps", skippedSteps, step);
+                            if (skippedSteps > train.maxSkippedSteps()) {
+                                throw new RunFailure(stats.skipReason() + "; that is " + skippedSteps + " skipped steps, more than"
+                                        + " train.max_skipped_steps " + train.maxSkippedSteps() + ": the run is failing, not"
+                                        + " hitting a bad batch; lower optimizer.lr or check the data");
+                            }
+                        } else {
+                            lastLoss = stats.loss();
+                        }
                         windowSamples += batch.size();
-                        if (step % train.logEvery() == 0 || step == total - 1) {
+                        if (!stats.skipped() && (step % train.logEvery() == 0 || step == total - 1)) {
                             long now = System.nanoTime();
                             double samplesPerSecond = windowSamples / Math.max(1e-9, (now - windowStart) / 1e9);
                             logStep(run, step, stats, lr, samplesPerSecond);
@@ -208,10 +346,10 @@ public final class Trainer {
                             windowStart = now;
                             windowSamples = 0;
                         }
-                        progress.update(step, stats.loss(), batch.size() * (step + 1) / Math.max(1e-9,
+                        progress.update(step, stats.loss(), batch.size() * (step + 1 - start.step()) / Math.max(1e-9,
                                 (System.nanoTime() - started) / 1e9));
                     }
-                    if (step == 1 || step == 3) {
+                    if (step == start.step() + 1 || step == start.step() + 3) {
                         int managed = model.getManagedArrays().size();
                         if (leakChecks++ == 1 && managed > managedBefore) {
                             out.println("warning: " + (managed - managedBefore) / 2 + " arrays per step are left in the model's"
@@ -220,6 +358,15 @@ public final class Trainer {
                         managedBefore = managed;
                     }
                     step++;
+                    batchIndex++;
+                    Position here = new Position(step, epoch, batchIndex, lastLoss, skippedSteps);
+                    if (stop.requested() != null) {
+                        throw stopped(stop.requested(), run, place, state, optimizer, here, total);
+                    }
+                    if (stepsEvery > 0 && step % stepsEvery == 0 && step < total) {
+                        writeCheckpoint(run, place, state, optimizer, here, total);
+                        lastCheckpointStep = step;
+                    }
                 }
                 int finished = epoch;
                 List<NamedEvaluator> due = plan.evaluators().stream().filter(e -> e.dueAfter(finished, train.epochs())).toList();
@@ -232,9 +379,18 @@ public final class Trainer {
                     started += spent;
                     windowStart += spent;
                 }
+                Position next = new Position(step, epoch + 1, 0, lastLoss, skippedSteps);
+                if (stop.requested() != null && step < total) {
+                    throw stopped(stop.requested(), run, place, state, optimizer, next, total);
+                }
+                if (stepsEvery == 0 && step < total && lastCheckpointStep != step) {
+                    writeCheckpoint(run, place, state, optimizer, next, total);
+                    lastCheckpointStep = step;
+                }
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            run.logMetric("train/steps_per_sec", step / seconds, step);
+            long taken = step - start.step();
+            run.logMetric("train/steps_per_sec", taken / seconds, step);
             // What the step waited for that is not the model: the loader and the tracker (both should be near zero).
             double dataShare = waitedForData / 1e9 / seconds;
             double trackingShare = spentLogging / 1e9 / seconds;
@@ -242,7 +398,7 @@ public final class Trainer {
             run.logMetric("train/tracking_share", trackingShare, step);
             out.printf("share of training time waiting for data %.2f%%, logging %.3f%% (%.1f us/step)%n",
                     100 * dataShare, 100 * trackingShare,
-                    step == 0 ? 0.0 : spentLogging / 1e3 / step);
+                    taken == 0 ? 0.0 : spentLogging / 1e3 / taken);
             Map<String, Double> metrics = new LinkedHashMap<>();
             Map<String, String> failures = new LinkedHashMap<>();
             if (plan.eval() != null && !plan.evaluators().isEmpty()) {
@@ -252,9 +408,88 @@ public final class Trainer {
                 out.println(skipped.summary());
                 run.logMetric("data/skipped_records", skipped.count(), step);
             }
-            saveCheckpoint(run);
-            return new RunResult(run.id(), run.location(), step, seconds, step / seconds, lastLoss, metrics, failures);
+            long writing = System.nanoTime();
+            Checkpoint last = writeCheckpoint(run, place, state, optimizer, new Position(step, train.epochs(), 0, lastLoss,
+                    skippedSteps), total);
+            out.printf("checkpoint %s (%.1f MB, written in %.2f s)%n", last.dir(), last.manifest().files().values().stream()
+                    .mapToLong(Checkpoint.FileEntry::bytes).sum() / 1e6, (System.nanoTime() - writing) / 1e9);
+            saveFinalArtifacts(run, last);
+            return new RunResult(run.id(), run.location(), step, seconds, taken / seconds, lastLoss, metrics, failures);
         }
+    }
+
+    /**
+     * Where training stands between two steps: steps done, the epoch and batch index of the next step,
+     * the last step's loss and the steps skipped so far.
+     */
+    private record Position(long step, int epoch, long batch, double lastLoss, long skippedSteps) {
+        static final Position START = new Position(0, 0, 0, Double.NaN, 0);
+    }
+
+    /** Steps between checkpoints: a number, 0 for every epoch, -1 for only the final one. */
+    private static long stepsBetweenCheckpoints(TrainSpec train) {
+        return switch (train.checkpointEvery()) {
+            case "epoch" -> 0;
+            case "end" -> -1;
+            default -> Long.parseLong(train.checkpointEvery().replace("_", ""));
+        };
+    }
+
+    /**
+     * The directory of a run's checkpoints: in the embedded store, the run's own directory; for a tracking
+     * server, {@code <cache>/checkpoints/<experiment>/<run id>}, renamed when the run's id changes (a run
+     * started while the server was away has a local id until the server knows it).
+     */
+    private final class CheckpointPlace {
+        private final String experiment;
+        private Path current;
+
+        CheckpointPlace(String experiment, Path resumedFrom) {
+            this.experiment = experiment;
+            this.current = resumedFrom;
+        }
+
+        Path root(TrackedRun run) throws IOException {
+            Path wanted = tracker instanceof LocalTracker local ? local.runDirectory(experiment, run.id()).resolve("checkpoints")
+                    : cacheDir.resolve("checkpoints").resolve(LocalTracker.safe(experiment)).resolve(run.id());
+            if (current == null) {
+                current = wanted;
+            } else if (!current.equals(wanted) && current.getParent().equals(wanted.getParent()) && !Files.exists(wanted)) {
+                Files.move(current, wanted, StandardCopyOption.ATOMIC_MOVE);
+                current = wanted;
+            }
+            return current;
+        }
+    }
+
+    private Checkpoint writeCheckpoint(TrackedRun run, CheckpointPlace place, TrainingState state, AdamW optimizer,
+            Position position, long total) {
+        Path root = null;
+        try {
+            root = place.root(run);
+            try (Checkpoint.Writer writer = new Checkpoint.Writer(root, position.step())) {
+                state.write(writer, optimizer);
+                Checkpoint written = writer.commit(new Checkpoint.Manifest(Checkpoint.FORMAT, run.id(), place.experiment,
+                        position.step(), position.epoch(), position.batch(), total, position.lastLoss(), position.skippedSteps(),
+                        skipped.count(), "derived from the seed and the position: the engine is re-seeded from (seed, step)"
+                                + " before every step", Resolved.flatten(plan.resolved()), Map.of(), null));
+                Checkpoint.prune(root, plan.spec().train().keepCheckpoints());
+                return written;
+            }
+        } catch (IOException | UncheckedIOException e) {
+            throw new RunFailure("cannot write the checkpoint of step " + position.step() + (root == null ? "" : " in " + root)
+                    + ": " + e.getMessage() + "; free disk space or make the directory writable, then resume with --resume "
+                    + run.id(), e);
+        }
+    }
+
+    /** Writes the checkpoint of a stop and builds the exception that ends the run KILLED. */
+    private RunStopped stopped(String signal, TrackedRun run, CheckpointPlace place, TrainingState state, AdamW optimizer,
+            Position position, long total) {
+        Checkpoint checkpoint = writeCheckpoint(run, place, state, optimizer, position, total);
+        out.println("checkpoint " + checkpoint.dir());
+        return new RunStopped("stopped by " + signal + " after step " + position.step() + " of " + total
+                + "; continue with: modalign run " + plan.file() + " --resume " + run.id(), StopSignal.exitCode(signal));
     }
 
     /** Where the loaders count the records they skip, or null when a bad record fails the run. */
@@ -386,10 +621,23 @@ public final class Trainer {
         return all;
     }
 
-    private record StepStats(double loss, Map<String, Double> terms, Map<String, Double> metrics, double gradNorm) {}
+    /**
+     * What a step did: its loss, the loss terms and metrics when logged, the gradient norm; or, when it was
+     * skipped for a non-finite value (train.on_nonfinite: skip), why.
+     */
+    private record StepStats(double loss, Map<String, Double> terms, Map<String, Double> metrics, double gradNorm,
+            String skipReason) {
+        boolean skipped() {
+            return skipReason != null;
+        }
+    }
 
     private StepStats step(DataLoader.Batch batch, ParameterStore parameters, AdamW optimizer, List<NDArray> lent,
             double lr, long step, int epoch, long total, TrainSpec train) {
+        boolean skipNonFinite = train.onNonfinite().equals("skip");
+        // The engine's generator (dropout) from the seed and the step alone, so that a resumed run draws what the
+        // uninterrupted one would: DJL cannot read PyTorch's generator state to checkpoint it.
+        Engine.getInstance().setRandomSeed((int) DataLoader.mix(plan.spec().seed(), step, -3, -3));
         try (NDManager stepManager = batch.manager().newSubManager()) {
             lent.forEach(stepManager::tempAttachAll);
             StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
@@ -410,11 +658,26 @@ public final class Trainer {
                 }
                 loss = scalar(sum);
                 if (!Double.isFinite(loss)) {
-                    throw nonFinite(step, terms);
+                    String reason = nonFiniteLoss(step, batch, encoded, terms);
+                    if (skipNonFinite) {
+                        return new StepStats(loss, Map.of(), Map.of(), Double.NaN, reason);
+                    }
+                    throw new RunFailure(reason + "; lower optimizer.lr, check the data for NaN or Inf, or lower a loss's"
+                            + " temperature bound (or set train.on_nonfinite: skip to skip such steps)");
                 }
                 collector.backward(sum);
             }
-            double gradNorm = clipGradients(optimizer, train.gradClip(), step);
+            double gradNorm = gradientNorm(optimizer);
+            if (!Double.isFinite(gradNorm)) {
+                String reason = "the gradients are not finite at step " + step + " although the loss is, in "
+                        + nonFiniteParameters(optimizer);
+                if (skipNonFinite) {
+                    optimizer.zeroGradients();
+                    return new StepStats(loss, Map.of(), Map.of(), gradNorm, reason);
+                }
+                throw new RunFailure(reason + "; lower optimizer.lr, or look for a division by a norm that can be 0");
+            }
+            clipGradients(optimizer, train.gradClip(), gradNorm);
             optimizer.step(lr);
             optimizer.zeroGradients();
             for (WeightedLoss weighted : plan.losses()) {
@@ -427,7 +690,7 @@ public final class Trainer {
                 terms.forEach((name, value) -> termValues.put(name, scalar(value)));
                 metrics.forEach((name, value) -> metricValues.put(name, scalar(value)));
             }
-            return new StepStats(loss, termValues, metricValues, gradNorm);
+            return new StepStats(loss, termValues, metricValues, gradNorm, null);
         }
     }
 
@@ -435,14 +698,15 @@ public final class Trainer {
         try {
             LossOutput output = weighted.loss().compute(encoded, context);
             if (!output.value().getShape().isScalar()) {
-                throw new RunFailure("loss '" + weighted.name() + "' returned shape " + output.value().getShape()
-                        + " instead of a scalar; this is a bug in its plugin");
+                throw new RunFailure("loss '" + weighted.name() + "' " + pluginOf(ComponentKind.LOSS, lossType(weighted))
+                        + "returned shape " + output.value().getShape() + " instead of a scalar; this is a bug in its plugin");
             }
             return output;
         } catch (RunFailure e) {
             throw e;
         } catch (RuntimeException e) {
-            throw new RunFailure("loss '" + weighted.name() + "' failed at step " + context.step() + ": " + e, e);
+            throw new RunFailure("loss '" + weighted.name() + "' " + pluginOf(ComponentKind.LOSS, lossType(weighted))
+                    + "failed at step " + context.step() + ": " + e, e);
         }
     }
 
@@ -453,7 +717,8 @@ public final class Trainer {
             try {
                 out = tower.encoder().block().forward(parameters, batch.inputs().get(tower.name()), training);
             } catch (RuntimeException e) {
-                throw new RunFailure("the encoder of tower '" + tower.name() + "' failed: " + e, e);
+                throw new RunFailure("the encoder of tower '" + tower.name() + "' " + pluginOf(ComponentKind.ENCODER,
+                        plan.spec().towers().get(tower.name()).encoder().type()) + "failed: " + e, e);
             }
             outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
                     : new TowerOutput(out.get(0)));
@@ -461,35 +726,70 @@ public final class Trainer {
         return new EncodedBatch(outputs, batch.labels());
     }
 
-    private RunFailure nonFinite(long step, Map<String, NDArray> terms) {
+    /**
+     * Says where a non-finite loss comes from: a tower's input (the data), a tower's embedding (the encoder),
+     * or the loss terms themselves; checked only once the loss is not finite, so it costs nothing otherwise.
+     */
+    private String nonFiniteLoss(long step, DataLoader.Batch batch, EncodedBatch encoded, Map<String, NDArray> terms) {
         StringBuilder which = new StringBuilder();
         terms.forEach((name, value) -> which.append(which.length() == 0 ? "" : ", ").append(name).append(" = ")
                 .append(scalar(value)));
-        return new RunFailure("the loss is not finite at step " + step + " (" + which + "); lower optimizer.lr, "
-                + "check the data for NaN or Inf, or lower a loss's temperature bound");
+        List<String> causes = new ArrayList<>();
+        for (Tower tower : plan.towers()) {
+            long bad = 0;
+            for (NDArray input : batch.inputs().get(tower.name())) {
+                bad += nonFiniteCount(input);
+            }
+            if (bad > 0) {
+                causes.add("the input of tower '" + tower.name() + "' holds " + bad + " NaN or infinite value" + (bad == 1 ? "" : "s")
+                        + " (check the data it reads, field '" + tower.field() + "')");
+            }
+        }
+        if (causes.isEmpty()) {
+            for (Tower tower : plan.towers()) {
+                if (nonFiniteCount(encoded.tower(tower.name()).embedding()) > 0) {
+                    causes.add("the embedding of tower '" + tower.name() + "' " + pluginOf(ComponentKind.ENCODER,
+                            plan.spec().towers().get(tower.name()).encoder().type()) + "is not finite although its input is");
+                }
+            }
+        }
+        if (causes.isEmpty()) {
+            for (WeightedLoss weighted : plan.losses()) {
+                if (!Double.isFinite(scalar(terms.get(weighted.name())))) {
+                    causes.add("loss '" + weighted.name() + "' " + pluginOf(ComponentKind.LOSS, lossType(weighted))
+                            + "is not finite although every embedding is");
+                }
+            }
+        }
+        return "the loss is not finite at step " + step + " (" + which + ")" + (causes.isEmpty() ? "" : ": "
+                + String.join("; ", causes));
     }
 
-    /** Clips the global gradient norm ("On the difficulty of training recurrent neural networks", Pascanu et al., 2013). */
-    private double clipGradients(AdamW optimizer, double maxNorm, long step) {
+    /** How many elements of a floating-point array are NaN or infinite (0 for integer arrays: token ids, masks). */
+    private static long nonFiniteCount(NDArray array) {
+        if (!array.getDataType().isFloating()) {
+            return 0;
+        }
+        NDArray bad = array.isNaN().logicalOr(array.isInfinite());
+        return bad.toType(DataType.INT64, false).sum().getLong();
+    }
+
+    /** The global gradient norm, in float64: float32 squares overflow long before the gradients themselves do. */
+    private static double gradientNorm(AdamW optimizer) {
         NDArray sumOfSquares = null;
         for (NDArray gradient : optimizer.gradients()) {
-            // In float64: float32 squares overflow long before the gradients themselves do.
             NDArray squares = gradient.toType(DataType.FLOAT64, false).square().sum();
             sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
         }
-        if (sumOfSquares == null) {
-            return 0;
-        }
-        double norm = Math.sqrt(scalar(sumOfSquares));
-        if (!Double.isFinite(norm)) {
-            throw new RunFailure("the gradients are not finite at step " + step + " although the loss is, in "
-                    + nonFiniteParameters(optimizer) + "; lower optimizer.lr, or look for a division by a norm that can be 0");
-        }
+        return sumOfSquares == null ? 0 : Math.sqrt(scalar(sumOfSquares));
+    }
+
+    /** Clips the global gradient norm ("On the difficulty of training recurrent neural networks", Pascanu et al., 2013). */
+    private static void clipGradients(AdamW optimizer, double maxNorm, double norm) {
         if (maxNorm > 0 && norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
             optimizer.gradients().forEach(g -> g.muli(scale));
         }
-        return norm;
     }
 
     /** A scalar's value whatever its floating-point type (DJL promotes some scalar arithmetic to float64). */
@@ -517,6 +817,27 @@ public final class Trainer {
         }
         return bad.size() <= 4 ? String.join(", ", bad) : String.join(", ", bad.subList(0, 4)) + " and " + (bad.size() - 4)
                 + " more";
+    }
+
+    /** "(plugin clip 0.1.0) " for a component of that plugin, or "" when it cannot be told. */
+    private String pluginOf(ComponentKind kind, String type) {
+        return registry.find(kind, type).map(c -> "(plugin " + c.plugin().name() + " " + c.plugin().version() + ") ")
+                .orElse("");
+    }
+
+    private String lossType(WeightedLoss weighted) {
+        int index = plan.losses().indexOf(weighted);
+        return index >= 0 && index < plan.spec().losses().size() ? plan.spec().losses().get(index).loss().type() : "";
+    }
+
+    private String evaluatorType(String name) {
+        List<NamedEvaluator> evaluators = plan.evaluators();
+        for (int i = 0; i < evaluators.size() && i < plan.spec().evaluate().size(); i++) {
+            if (evaluators.get(i).name().equals(name)) {
+                return plan.spec().evaluate().get(i).evaluator().type();
+            }
+        }
+        return "";
     }
 
     private void logStep(TrackedRun run, long step, StepStats stats, double lr, double samplesPerSecond) {
@@ -596,7 +917,8 @@ public final class Trainer {
                     }
                 } catch (RuntimeException e) {
                     failures.put(evaluator.name(), e.toString());
-                    out.println("warning: evaluator '" + evaluator.name() + "' failed, the others go on: " + e);
+                    out.println("warning: evaluator '" + evaluator.name() + "' " + pluginOf(ComponentKind.EVALUATOR,
+                            evaluatorType(evaluator.name())) + "failed, the others go on: " + e);
                 }
             }
         } catch (IOException e) {
@@ -633,25 +955,40 @@ public final class Trainer {
         return parts.size() == 1 ? parts.get(0) : NDArrays.concat(new NDList(parts));
     }
 
-    /** Writes every tower's and loss's parameters, one file each, and logs them as the run's checkpoint. */
-    private void saveCheckpoint(TrackedRun run) {
+    /**
+     * Logs the final model as the run's artifacts: each tower's parameters in DJL's format ({@code
+     * checkpoint/<tower>.params}, loadable by {@code Block.loadParameters}) and each loss's parameters; for a
+     * tracking server also the final resumable checkpoint ({@code checkpoint/resumable/}), which the embedded
+     * store already holds in the run's directory.
+     */
+    private void saveFinalArtifacts(TrackedRun run, Checkpoint last) {
         try {
             Path dir = Files.createTempDirectory("modalign-checkpoint");
-            for (Tower tower : plan.towers()) {
-                Path file = dir.resolve(tower.name() + ".params");
-                writeAtomically(file, stream -> tower.encoder().block().saveParameters(stream));
-                run.logArtifact(file, "checkpoint/" + file.getFileName());
-            }
-            for (WeightedLoss loss : plan.losses()) {
-                if (!loss.loss().parameters().isEmpty()) {
-                    Path file = dir.resolve("loss-" + loss.name() + ".params");
-                    writeAtomically(file, stream -> {
-                        for (Parameter parameter : loss.loss().parameters()) {
-                            parameter.save(stream);
-                        }
-                    });
+            try {
+                for (Tower tower : plan.towers()) {
+                    Path file = dir.resolve(tower.name() + ".params");
+                    writeFile(file, stream -> tower.encoder().block().saveParameters(stream));
                     run.logArtifact(file, "checkpoint/" + file.getFileName());
                 }
+                for (WeightedLoss loss : plan.losses()) {
+                    if (!loss.loss().parameters().isEmpty()) {
+                        Path file = dir.resolve("loss-" + loss.name() + ".params");
+                        writeFile(file, stream -> {
+                            for (Parameter parameter : loss.loss().parameters()) {
+                                parameter.save(stream);
+                            }
+                        });
+                        run.logArtifact(file, "checkpoint/" + file.getFileName());
+                    }
+                }
+                if (!(tracker instanceof LocalTracker)) {
+                    for (String name : last.manifest().files().keySet()) {
+                        run.logArtifact(last.dir().resolve(name), "checkpoint/resumable/" + name);
+                    }
+                    run.logArtifact(last.dir().resolve(Checkpoint.MANIFEST), "checkpoint/resumable/" + Checkpoint.MANIFEST);
+                }
+            } finally {
+                Checkpoint.deleteTree(dir);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
@@ -662,11 +999,10 @@ public final class Trainer {
         void write(DataOutputStream stream) throws IOException;
     }
 
-    private static void writeAtomically(Path file, StreamWriter writer) throws IOException {
-        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
-        try (OutputStream raw = Files.newOutputStream(temporary); DataOutputStream stream = new DataOutputStream(raw)) {
+    private static void writeFile(Path file, StreamWriter writer) throws IOException {
+        try (OutputStream raw = Files.newOutputStream(file); DataOutputStream stream = new DataOutputStream(
+                new java.io.BufferedOutputStream(raw))) {
             writer.write(stream);
         }
-        Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

@@ -86,10 +86,74 @@ public final class TestPlugin implements Plugin {
                 (p, c) -> new MeanCosine(p.fail())));
     }
 
+    @Override
+    public List<ComponentFactory<?, dev.modalign.api.Tracker>> trackers() {
+        return List.of(ComponentFactory.of("full", "A tracker whose disk fills up after a few records, for tests.",
+                FullDiskTracker.Params.class, (p, c) -> new FullDiskTracker(p)));
+    }
+
+    /** Records in memory until {@code fail_after} metrics, then fails as a spool on a full disk does. */
+    public static final class FullDiskTracker implements dev.modalign.api.Tracker {
+        public record Params(@Doc("full://anything") String uri,
+                @Doc("Metrics recorded before the disk is full.") @Default("5") int failAfter) {}
+
+        /** How the last run of any such tracker ended, and with what message; for tests. */
+        public static volatile String lastEnd;
+
+        private final Params params;
+
+        FullDiskTracker(Params params) {
+            this.params = params;
+        }
+
+        @Override
+        public dev.modalign.api.TrackedRun startRun(dev.modalign.api.RunSpec spec) {
+            return new dev.modalign.api.TrackedRun() {
+                private int metrics;
+
+                @Override
+                public String id() {
+                    return "full-1";
+                }
+
+                @Override
+                public String location() {
+                    return "/spool/full-1";
+                }
+
+                @Override
+                public void logParams(Map<String, String> values) {}
+
+                @Override
+                public void setTags(Map<String, String> tags) {}
+
+                @Override
+                public void logMetric(String key, double value, long step) {
+                    if (++metrics > params.failAfter()) {
+                        throw new java.io.UncheckedIOException("cannot write the MLflow spool /spool/full-1/records.jsonl:"
+                                + " No space left on device", new java.io.IOException("No space left on device"));
+                    }
+                }
+
+                @Override
+                public void logArtifact(java.nio.file.Path file, String artifactPath) {}
+
+                @Override
+                public void end(dev.modalign.api.RunStatus status, String message) {
+                    lastEnd = status + ": " + message;
+                }
+            };
+        }
+
+        @Override
+        public void close() {}
+    }
+
     /** Paired Gaussian vectors. */
     public static final class Pairs implements DatasetSource {
         public record Params(@Doc("Records.") @Default("64") int size, @Doc("Dimensions.") @Default("8") int dim,
-                @Doc("Seed.") @Default("0") long seed) {
+                @Doc("Seed.") @Default("0") long seed,
+                @Doc("A record whose field a holds a NaN, for tests; -1: none.") @Default("-1") long nanAt) {
             public Params {
                 if (size < 1) {
                     throw new InvalidParamException("size", "must be at least 1, found " + size);
@@ -118,6 +182,9 @@ public final class TestPlugin implements Plugin {
             }
             for (int i = 0; i < b.length; i++) {
                 b[i] = -a[(i + 1) % a.length] + 0.1f * (float) random.nextGaussian();
+            }
+            if (index == params.nanAt()) {
+                a[0] = Float.NaN;
             }
             return new DataRecord("p" + index, "pairs#" + index, Map.of("a", a, "b", b, "label", (int) (index % 4)));
         }
@@ -189,11 +256,22 @@ public final class TestPlugin implements Plugin {
         }
     }
 
-    /** 1 - mean cosine similarity of paired rows, scaled by 1 / temperature. */
+    /**
+     * 1 - mean cosine similarity of paired rows, scaled by 1 / temperature; with {@code memory}, plus 0.1 x
+     * the mean projection of tower a's rows on a running mean of them kept across steps (state a checkpoint
+     * must carry). Options make it fail in the ways the trainer must handle.
+     */
     public static final class AlignLoss implements Loss {
         public record Params(@Doc("Divides the loss.") @Default("1.0") double temperature,
                 @Doc("A step at which the loss is NaN, for tests; -1: never.") @Default("-1") long poisonAt,
-                @Doc("Poison only runs with this seed (-1: any seed).") @Default("-1") long poisonSeed) {
+                @Doc("Poison only runs with this seed (-1: any seed).") @Default("-1") long poisonSeed,
+                @Doc("A step at which the gradients are NaN but the loss is finite, for tests; -1: never.") @Default("-1")
+                        long poisonGradAt,
+                @Doc("A step at which compute throws, for tests; -1: never.") @Default("-1") long throwAt,
+                @Doc("Throw from the constructor, for tests.") @Default("false") boolean failCreate,
+                @Doc("Milliseconds to sleep in every step, so that tests can stop a run mid-way.") @Default("0") long delayMs,
+                @Doc("Keep a running mean of tower a's rows across steps and add their projection on it.")
+                        @Default("false") boolean memory) {
             public Params {
                 if (!(temperature > 0)) {
                     throw new InvalidParamException("temperature", "must be > 0, found " + temperature);
@@ -204,8 +282,13 @@ public final class TestPlugin implements Plugin {
         private final Params params;
         private final List<String> towers;
         private final long seed;
+        private float[] running;
+        private long updates;
 
         AlignLoss(Params params, List<String> towers, long seed) {
+            if (params.failCreate()) {
+                throw new IllegalStateException("told to fail in the constructor");
+            }
             this.params = params;
             this.towers = towers;
             this.seed = seed;
@@ -213,14 +296,76 @@ public final class TestPlugin implements Plugin {
 
         @Override
         public LossOutput compute(EncodedBatch batch, dev.modalign.api.StepContext context) {
+            if (context.step() == params.throwAt()) {
+                throw new IllegalStateException("told to throw at step " + context.step());
+            }
+            if (params.delayMs() > 0) {
+                try {
+                    Thread.sleep(params.delayMs());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             NDArray a = normalize(batch.tower(towers.get(0)).embedding());
             NDArray b = normalize(batch.tower(towers.get(1)).embedding());
             NDArray loss = a.mul(b).sum(new int[] {1}).mean().neg().add(1f);
             loss = Scalars.div(loss, params.temperature());
+            if (params.memory() && running != null) {
+                NDArray mean = context.manager().create(running);
+                loss = loss.add(Scalars.mul(a.matMul(mean.expandDims(1)).mean(), 0.1));
+            }
             if (context.step() == params.poisonAt() && (params.poisonSeed() < 0 || params.poisonSeed() == seed)) {
                 loss = loss.mul(Float.NaN);
             }
+            if (context.step() == params.poisonGradAt()) {
+                // sqrt at 0 has an infinite derivative; times 0 the value stays 0 and the gradient becomes NaN.
+                NDArray zero = a.sub(a.stopGradient());
+                loss = loss.add(Scalars.mul(zero.sqrt().sum(), 0.0));
+            }
             return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient()));
+        }
+
+        @Override
+        public void afterStep(EncodedBatch batch, dev.modalign.api.StepContext context) {
+            if (!params.memory()) {
+                return;
+            }
+            NDArray mean = normalize(batch.tower(towers.get(0)).embedding()).stopGradient().mean(new int[] {0});
+            float[] values = mean.toFloatArray();
+            if (running == null) {
+                running = values;
+            } else {
+                for (int i = 0; i < running.length; i++) {
+                    running[i] = 0.9f * running[i] + 0.1f * values[i];
+                }
+            }
+            updates++;
+        }
+
+        @Override
+        public void saveState(java.io.DataOutputStream out) throws java.io.IOException {
+            if (running == null) {
+                return;
+            }
+            out.writeLong(updates);
+            out.writeInt(running.length);
+            for (float value : running) {
+                out.writeFloat(value);
+            }
+        }
+
+        @Override
+        public void loadState(java.io.DataInputStream in) throws java.io.IOException {
+            updates = in.readLong();
+            running = new float[in.readInt()];
+            for (int i = 0; i < running.length; i++) {
+                running[i] = in.readFloat();
+            }
+        }
+
+        /** Updates of the running mean so far; for tests. */
+        public long updates() {
+            return updates;
         }
 
         static NDArray normalize(NDArray x) {

@@ -1,6 +1,7 @@
 package dev.modalign.core.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -116,11 +117,95 @@ class TrainerTest {
     }
 
     @Test
-    void aFailingEvaluatorKeepsTheOthersResults() {
+    void aFailingEvaluatorKeepsTheOthersResultsAndFailsTheRunNamingItsPlugin() throws IOException {
         RunResult result = run(Experiments.TINY.replace("  - {type: mean-cosine, towers: [a, b]}",
                 "  - {type: mean-cosine, towers: [a, b], fail: true}\n  - {type: mean-cosine, towers: [b, a]}"));
         assertTrue(result.failures().containsKey("mean-cosine"), result.failures().toString());
         assertTrue(result.metrics().containsKey("eval/mean-cosine_2/cosine"), result.metrics().toString());
+        Path runDir = Path.of(result.location());
+        assertEquals("FAILED", status(runDir));
+        assertEquals("evaluator 'mean-cosine' (plugin core-test 1.2.3) failed: java.lang.IllegalStateException: told to fail",
+                message(runDir));
+    }
+
+    private static String message(Path runDir) throws IOException {
+        return JsonParser.parseString(Files.readString(runDir.resolve("run.json"))).getAsJsonObject().get("message")
+                .getAsString();
+    }
+
+    private Path onlyRun() throws IOException {
+        try (Stream<Path> runs = Files.list(dir.resolve("runs/tiny"))) {
+            return runs.findFirst().orElseThrow();
+        }
+    }
+
+    @Test
+    void aLossThatThrowsInAStepFailsTheRunNamingTheLossItsPluginAndTheStep() throws IOException {
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(Experiments.TINY.replace("temperature: 0.5",
+                "temperature: 0.5, throw_at: 3")));
+        assertEquals("loss 'align' (plugin core-test 1.2.3) failed at step 3: java.lang.IllegalStateException: told to"
+                + " throw at step 3", failure.getMessage());
+        assertEquals("FAILED", status(onlyRun()));
+        assertEquals(failure.getMessage(), message(onlyRun()));
+    }
+
+    @Test
+    void aPluginThatThrowsInItsConstructorIsALocatedErrorNamingThePlugin() {
+        Path file = Experiments.write(dir, "experiment.yaml", Experiments.TINY.replace("temperature: 0.5",
+                "temperature: 0.5, fail_create: true"));
+        dev.modalign.core.UserError error = assertThrows(dev.modalign.core.UserError.class,
+                () -> new dev.modalign.core.compose.RunComposer(registry, dir).compose(file));
+        assertTrue(error.getMessage().matches("(?s).*experiment\\.yaml:\\d+:\\d+ losses\\[0\\] \\[align\\] plugin 'core-test' failed"
+                + " to create it: java.lang.IllegalStateException: told to fail in the constructor.*"), error.getMessage());
+    }
+
+    @Test
+    void aNaNInTheInputsIsCaughtAtItsStepNamingTheTowerAndItsField() throws IOException {
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(Experiments.TINY.replace(
+                "train: {source: pairs, size: 64, seed: 1}", "train: {source: pairs, size: 64, seed: 1, nan_at: 17}")));
+        assertTrue(failure.getMessage().matches("the loss is not finite at step \\d+ \\(align = NaN\\): the input of tower"
+                + " 'a' holds 1 NaN or infinite value \\(check the data it reads, field 'a'\\); .*"), failure.getMessage());
+        long step = Long.parseLong(failure.getMessage().replaceFirst("the loss is not finite at step (\\d+) .*", "$1"));
+        assertTrue(step < 4, "record 17 is in one of the first epoch's 4 batches, found step " + step);
+        assertEquals("FAILED", status(onlyRun()));
+    }
+
+    @Test
+    void nonFiniteGradientsWithAFiniteLossAreCaughtNamingTheParameters() {
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(Experiments.TINY.replace("temperature: 0.5",
+                "temperature: 0.5, poison_grad_at: 4")));
+        assertTrue(failure.getMessage().startsWith("the gradients are not finite at step 4 although the loss is, in tower 'a' "),
+                failure.getMessage());
+    }
+
+    @Test
+    void withOnNonfiniteSkipBadStepsAreSkippedCountedAndLimited() throws IOException {
+        String skipping = Experiments.TINY.replace("temperature: 0.5", "temperature: 0.5, poison_at: 5")
+                .replace("log_every: 1,", "log_every: 1, on_nonfinite: skip,");
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        Path file = Experiments.write(dir, "experiment.yaml", skipping);
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides(null, dir.resolve("runs"), "cpu"), dir,
+                new PrintStream(printed, true));
+        RunResult result = Guice.createInjector(module).getInstance(Trainer.class).run();
+        assertEquals(12, result.steps(), "the skipped step counts as taken");
+        assertTrue(Double.isFinite(result.finalLoss()) && result.metrics().values().stream().allMatch(Double::isFinite),
+                "no NaN reached the weights: " + result);
+        assertTrue(printed.toString().contains("warning: the loss is not finite at step 5 (align = NaN): loss 'align'"
+                + " (plugin core-test 1.2.3) is not finite although every embedding is; the step is skipped"), printed.toString());
+        Path runDir = Path.of(result.location());
+        assertEquals("FINISHED", status(runDir));
+        List<JsonObject> skippedSteps = records(runDir).stream().filter(r -> r.get("kind").getAsString().equals("metric")
+                && r.getAsJsonObject("data").get("key").getAsString().equals("train/skipped_steps")).toList();
+        assertEquals(1, skippedSteps.size());
+        assertEquals(5, skippedSteps.get(0).getAsJsonObject("data").get("step").getAsLong());
+        assertTrue(records(runDir).stream().noneMatch(r -> r.get("kind").getAsString().equals("metric")
+                && r.getAsJsonObject("data").get("key").getAsString().equals("train/loss")
+                && r.getAsJsonObject("data").get("step").getAsLong() == 5), "a skipped step logs no loss");
+
+        RunFailure limited = assertThrows(RunFailure.class, () -> run(skipping.replace("on_nonfinite: skip,",
+                "on_nonfinite: skip, max_skipped_steps: 0,")));
+        assertTrue(limited.getMessage().contains("that is 1 skipped steps, more than train.max_skipped_steps 0"),
+                limited.getMessage());
     }
 
     @Test
@@ -135,5 +220,18 @@ class TrainerTest {
         RuntimeException missing = assertThrows(RuntimeException.class, () -> run(Experiments.TINY.replace(
                 "eval: {source: pairs, size: 32, seed: 2}", "eval: {source: pairs, size: 32, seed: 2, fields: {a: nope}}")));
         assertTrue(String.valueOf(missing.getMessage()).contains("no field 'nope'"), missing.getMessage());
+    }
+
+    @Test
+    void aTrackerThatCannotRecordStopsTrainingSayingWhatToDo() {
+        Path file = Experiments.write(dir, "experiment.yaml", Experiments.TINY);
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides("full://disk", dir.resolve("runs"), "cpu"),
+                dir, new PrintStream(new ByteArrayOutputStream()));
+        RunFailure failure = assertThrows(RunFailure.class,
+                () -> Guice.createInjector(module).getInstance(Trainer.class).run());
+        assertEquals("the tracker cannot record run full-1, so training stops rather than lose records: cannot write the"
+                + " MLflow spool /spool/full-1/records.jsonl: No space left on device; free disk space or fix the directory,"
+                + " then continue with: modalign run " + file + " --resume full-1", failure.getMessage());
+        assertEquals("FAILED: " + failure.getMessage(), dev.modalign.core.testplugin.TestPlugin.FullDiskTracker.lastEnd);
     }
 }

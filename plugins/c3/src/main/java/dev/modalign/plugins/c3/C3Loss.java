@@ -13,6 +13,9 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -196,6 +199,32 @@ public final class C3Loss implements Loss {
                 running[j] = momentum * running[j] + (1 - momentum) * batchMean[j];
             }
         }
+    }
+
+    /** Writes the running means (with centring: running, once there are any), for a checkpoint. */
+    @Override
+    public void saveState(DataOutputStream out) throws IOException {
+        if (runningMeans == null) {
+            return;
+        }
+        for (float[] mean : runningMeans) {
+            out.writeInt(mean.length);
+            for (float value : mean) {
+                out.writeFloat(value);
+            }
+        }
+    }
+
+    @Override
+    public void loadState(DataInputStream in) throws IOException {
+        float[][] means = new float[2][];
+        for (int k = 0; k < 2; k++) {
+            means[k] = new float[in.readInt()];
+            for (int j = 0; j < means[k].length; j++) {
+                means[k][j] = in.readFloat();
+            }
+        }
+        runningMeans = means;
     }
 
     /** The running mean of a tower (0 first, 1 second), or null before the first step; for tests. */

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.mlflow_project.google.gson.JsonObject;
@@ -50,6 +51,38 @@ final class MlflowRun implements TrackedRun {
             start.addProperty("parent_run_id", spec.parentRunId());
         }
         append("start", start);
+    }
+
+    /** A run continued in its own (locked) spool: what it had not sent yet goes first, then a {@code resume} record. */
+    private MlflowRun(MlflowTracker tracker, RunSpool spool) {
+        this.tracker = tracker;
+        this.spool = spool;
+        SpoolState loaded = spool.loadState();
+        loaded.done = false;
+        spool.saveState(loaded);
+        this.state = loaded;
+        this.serverRunId = loaded.runId;
+        this.experimentId = loaded.experimentId;
+        this.ackedSeq = loaded.ackedSeq;
+        List<SpoolRecord> unsent = spool.readAfter(loaded.ackedSeq);
+        appended.addAll(unsent);
+        // Artifact copies are numbered in the spool; go on after the highest, so that no unsent copy is overwritten.
+        for (SpoolRecord record : spool.readAfter(0)) {
+            if (record.kind().equals("artifact") && record.data().has("copy")) {
+                String copy = record.data().get("copy").getAsString();
+                try {
+                    artifacts = Math.max(artifacts, Integer.parseInt(copy.substring(0, copy.indexOf('-'))));
+                } catch (RuntimeException e) {
+                    // A copy name of another form: nothing to go on after.
+                }
+            }
+        }
+        append("resume", new JsonObject());
+    }
+
+    /** Continues the run of {@code spool}, which the caller has locked. */
+    static MlflowRun resume(MlflowTracker tracker, RunSpool spool) {
+        return new MlflowRun(tracker, spool);
     }
 
     @Override

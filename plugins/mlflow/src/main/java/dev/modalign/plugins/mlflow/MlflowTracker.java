@@ -131,6 +131,67 @@ public final class MlflowTracker implements Tracker {
         return run;
     }
 
+    /**
+     * Continues a run of this server ({@code modalign run --resume}). The run's own spool, when this
+     * machine has it, is taken over (its unsent records go first); otherwise a new spool continues a run
+     * the server knows. Records then follow as for a new run; a {@code resume} record sets it RUNNING.
+     */
+    @Override
+    public java.util.Optional<TrackedRun> resumeRun(String runId) {
+        Path dir = spoolOf(runId);
+        RunSpool spool;
+        if (dir != null) {
+            spool = RunSpool.open(dir);
+            boolean locked;
+            try {
+                locked = spool.tryLock();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot lock the MLflow spool " + dir + ": " + e.getMessage(), e);
+            }
+            if (!locked) {
+                throw new IllegalStateException("MLflow run " + runId + " is being recorded by another process (its spool "
+                        + dir + " is locked); stop that one first");
+            }
+        } else {
+            org.mlflow_project.google.gson.JsonObject info;
+            try {
+                info = org.mlflow_project.google.gson.JsonParser.parseString(api.get("runs/get", Map.of("run_id", runId)))
+                        .getAsJsonObject().getAsJsonObject("run").getAsJsonObject("info");
+            } catch (RequestRejectedException notFound) {
+                return java.util.Optional.empty();
+            } catch (ServerUnavailableException e) {
+                throw new IllegalStateException("cannot continue MLflow run " + runId + ": it has no spool in " + spoolDir
+                        + " and " + api.base() + " is unreachable (" + e.getMessage() + ")", e);
+            }
+            String localId = LOCAL_ID_PREFIX + LocalDateTime.now().format(ID_TIME) + "-" + HexFormat.of().formatHex(randomBytes());
+            spool = RunSpool.create(spoolDir, localId);
+            SpoolState state = spool.loadState();
+            state.runId = runId;
+            state.experimentId = info.get("experiment_id").getAsString();
+            state.artifactUri = info.has("artifact_uri") ? info.get("artifact_uri").getAsString() : null;
+            spool.saveState(state);
+        }
+        MlflowRun run = MlflowRun.resume(this, spool);
+        if (!serverAway) {
+            run.sendPending();
+        }
+        live.add(run);
+        wake();
+        return java.util.Optional.of(run);
+    }
+
+    /** The newest spool of a run known by its server id or its local id, or null. */
+    private Path spoolOf(String runId) {
+        try (Stream<Path> list = Files.list(spoolDir)) {
+            return list.filter(RunSpool::isSpool).sorted(java.util.Comparator.reverseOrder()).filter(dir -> {
+                SpoolState state = RunSpool.readState(dir);
+                return runId.equals(state.runId) || runId.equals(state.localId);
+            }).findFirst().orElse(null);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the MLflow spool " + spoolDir + ": " + e.getMessage(), e);
+        }
+    }
+
     URI uri() {
         return api.base();
     }
@@ -228,8 +289,12 @@ public final class MlflowTracker implements Tracker {
                     continue;
                 }
                 List<SpoolRecord> records = spool.readAfter(0);
-                if (records.stream().noneMatch(record -> record.kind().equals("end"))) {
-                    MlflowRun.appendEnd(spool, RunStatus.KILLED,
+                // Ended unless its last start or resume was not followed by an end (its process died).
+                String lastLifecycle = records.stream().map(SpoolRecord::kind)
+                        .filter(kind -> kind.equals("start") || kind.equals("resume") || kind.equals("end"))
+                        .reduce((first, second) -> second).orElse("start");
+                if (!lastLifecycle.equals("end")) {
+                    MlflowRun.appendEnd(spool, dev.modalign.api.RunStatus.KILLED,
                             "the process that ran it ended without ending the run; replayed by modalign sync");
                 }
                 ArrayDeque<SpoolRecord> pending = new ArrayDeque<>(spool.readAfter(state.ackedSeq));

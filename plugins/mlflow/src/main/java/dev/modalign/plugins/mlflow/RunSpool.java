@@ -131,6 +131,11 @@ final class RunSpool implements Closeable {
     }
 
     SpoolState loadState() {
+        return readState(dir);
+    }
+
+    /** A spool's state without reading its records. */
+    static SpoolState readState(Path dir) {
         try {
             return GSON.fromJson(Files.readString(dir.resolve("state.json"), StandardCharsets.UTF_8), SpoolState.class);
         } catch (IOException e) {

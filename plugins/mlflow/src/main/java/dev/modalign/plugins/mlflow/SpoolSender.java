@@ -92,6 +92,7 @@ final class SpoolSender {
                     deleteCopy(spool, first);
                 }
                 case "end" -> end(first, spool, state);
+                case "resume" -> resume(first, spool, state);
                 case "params", "tags", "metric" -> logEntries(takeBatchable(pending), spool, state);
                 default -> {
                     reject(spool, state, first.seq(), first.kind(), "unknown record kind");
@@ -408,6 +409,14 @@ final class SpoolSender {
                 .setStatus(Service.RunStatus.valueOf(status)).setEndTime(end.time())));
         state.done = true;
         acknowledge(spool, state, end.seq());
+    }
+
+    /** A run continued after it ended or its process died: RUNNING again until its next end. */
+    private void resume(SpoolRecord resume, RunSpool spool, SpoolState state) throws ServerUnavailableException {
+        api.post("runs/update", print(Service.UpdateRun.newBuilder().setRunId(state.runId)
+                .setStatus(Service.RunStatus.RUNNING)));
+        state.done = false;
+        acknowledge(spool, state, resume.seq());
     }
 
     /** Posts a request that is not idempotent, marking its records unsure until the answer is in. */

@@ -16,6 +16,9 @@ import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
 import dev.modalign.clustering.KMeans;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -269,6 +272,37 @@ public final class ProtoClipLoss implements Loss {
         LOG.log(System.Logger.Level.DEBUG, () -> String.format("protoclip: clustering %d of %d pairs into %d"
                 + " prototypes, inertia image %.4g, text %.4g", clusterings, images.length, params.prototypes(),
                 imageClusters.inertia(), textClusters.inertia()));
+    }
+
+    /** Writes the memory, the clustering rounds and the prototypes, for a checkpoint. */
+    @Override
+    public void saveState(DataOutputStream out) throws IOException {
+        memory.write(out);
+        out.writeInt(stepsSinceClustering);
+        out.writeInt(clusterings);
+        out.writeBoolean(prototypes != null);
+        if (prototypes != null) {
+            for (float[][] matrix : new float[][][] {prototypes.imageCentroids(), prototypes.textCentroids(),
+                prototypes.imageStudent(), prototypes.textStudent(), prototypes.imageTeacher(), prototypes.textTeacher()}) {
+                PairMemory.writeRows(out, matrix);
+            }
+        }
+    }
+
+    @Override
+    public void loadState(DataInputStream in) throws IOException {
+        memory.read(in);
+        stepsSinceClustering = in.readInt();
+        clusterings = in.readInt();
+        if (in.readBoolean()) {
+            float[][][] m = new float[6][][];
+            for (int i = 0; i < 6; i++) {
+                m[i] = PairMemory.readRows(in);
+            }
+            prototypes = new Prototypes(m[0], m[1], m[2], m[3], m[4], m[5]);
+        } else {
+            prototypes = null;
+        }
     }
 
     /** The current prototypes, or null before the first clustering; for tests. */

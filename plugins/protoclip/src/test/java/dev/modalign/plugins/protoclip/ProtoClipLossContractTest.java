@@ -16,4 +16,10 @@ class ProtoClipLossContractTest extends AbstractLossContractTest<ProtoClipLoss.P
     protected ProtoClipLoss.Params params() {
         return ProtoClipLossTest.defaults();
     }
+
+    /** 4 prototypes from a memory of 16 pairs re-clustered every 2 steps: a checkpoint after 4 steps holds them. */
+    @Override
+    protected ProtoClipLoss.Params checkpointParams() {
+        return new ProtoClipLoss.Params(0.07, 0.07, true, 100, 0.01, 4, 16, 2, 20, 3, 1.0, 1.0, true);
+    }
 }

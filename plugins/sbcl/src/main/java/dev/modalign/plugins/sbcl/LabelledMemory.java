@@ -1,5 +1,8 @@
 package dev.modalign.plugins.sbcl;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.Arrays;
 
 /**
@@ -43,5 +46,46 @@ final class LabelledMemory {
 
     long[] labels() {
         return Arrays.copyOf(labels, filled);
+    }
+
+    /** Writes the memory, slot by slot with the write position, for a checkpoint. */
+    void write(DataOutputStream out) throws IOException {
+        out.writeInt(features.length);
+        out.writeInt(next);
+        out.writeInt(filled);
+        for (int i = 0; i < filled; i++) {
+            out.writeLong(labels[i]);
+            writeRow(out, features[i]);
+        }
+    }
+
+    /** Reads back what {@link #write} wrote into this (empty) memory of the same capacity. */
+    void read(DataInputStream in) throws IOException {
+        int capacity = in.readInt();
+        if (capacity != features.length) {
+            throw new IOException("the saved memory holds " + capacity + " records, this one " + features.length
+                    + "; memory_size changed since the checkpoint");
+        }
+        next = in.readInt();
+        filled = in.readInt();
+        for (int i = 0; i < filled; i++) {
+            labels[i] = in.readLong();
+            features[i] = readRow(in);
+        }
+    }
+
+    static void writeRow(DataOutputStream out, float[] row) throws IOException {
+        out.writeInt(row.length);
+        for (float value : row) {
+            out.writeFloat(value);
+        }
+    }
+
+    static float[] readRow(DataInputStream in) throws IOException {
+        float[] row = new float[in.readInt()];
+        for (int j = 0; j < row.length; j++) {
+            row[j] = in.readFloat();
+        }
+        return row;
     }
 }

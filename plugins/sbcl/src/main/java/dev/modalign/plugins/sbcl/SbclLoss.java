@@ -15,6 +15,9 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -283,6 +286,58 @@ public final class SbclLoss implements Loss {
                     + " subclasses of %d classes (M = %d)", clusterings, memory.size(), fitted.count(),
                     fitted.classes().size(), fitted.subclassSize()));
         }
+    }
+
+    /** Writes the memory, the clustering rounds and the subclasses, for a checkpoint. */
+    @Override
+    public void saveState(DataOutputStream out) throws IOException {
+        memory.write(out);
+        out.writeInt(stepsSinceClustering);
+        out.writeInt(clusterings);
+        out.writeBoolean(subclasses != null);
+        if (subclasses != null) {
+            out.writeInt(subclasses.subclassSize());
+            out.writeDouble(subclasses.defaultTemperature());
+            out.writeInt(subclasses.classes().size());
+            for (Map.Entry<Long, Subclasses.ClassSubclasses> entry : subclasses.classes().entrySet()) {
+                Subclasses.ClassSubclasses one = entry.getValue();
+                out.writeLong(entry.getKey());
+                out.writeInt(one.size());
+                out.writeDouble(one.concentration());
+                out.writeDouble(one.temperature());
+                out.writeInt(one.centroids().length);
+                for (float[] centroid : one.centroids()) {
+                    LabelledMemory.writeRow(out, centroid);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void loadState(DataInputStream in) throws IOException {
+        memory.read(in);
+        stepsSinceClustering = in.readInt();
+        clusterings = in.readInt();
+        if (!in.readBoolean()) {
+            subclasses = null;
+            return;
+        }
+        int subclassSize = in.readInt();
+        double defaultTemperature = in.readDouble();
+        int count = in.readInt();
+        Map<Long, Subclasses.ClassSubclasses> classes = new java.util.TreeMap<>();
+        for (int c = 0; c < count; c++) {
+            long label = in.readLong();
+            int size = in.readInt();
+            double concentration = in.readDouble();
+            double temperature = in.readDouble();
+            float[][] centroids = new float[in.readInt()][];
+            for (int k = 0; k < centroids.length; k++) {
+                centroids[k] = LabelledMemory.readRow(in);
+            }
+            classes.put(label, new Subclasses.ClassSubclasses(centroids, size, concentration, temperature));
+        }
+        subclasses = new Subclasses(classes, subclassSize, defaultTemperature);
     }
 
     /** The current subclasses, or null before the first clustering; for tests. */

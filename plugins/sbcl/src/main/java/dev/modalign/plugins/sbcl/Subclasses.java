@@ -146,6 +146,11 @@ final class Subclasses {
     }
 
     /** M, the subclass size the clustering aimed at. */
+    /** The class-level temperature of an anchor whose class has no subclasses. */
+    double defaultTemperature() {
+        return defaultTemperature;
+    }
+
     int subclassSize() {
         return subclassSize;
     }
