@@ -89,7 +89,8 @@ public final class TestPlugin implements Plugin {
     /** Paired Gaussian vectors. */
     public static final class Pairs implements DatasetSource {
         public record Params(@Doc("Records.") @Default("64") int size, @Doc("Dimensions.") @Default("8") int dim,
-                @Doc("Seed.") @Default("0") long seed) {
+                @Doc("Seed.") @Default("0") long seed,
+                @Doc("Items: record i belongs to group i % items; 0: each record its own.") @Default("0") int items) {
             public Params {
                 if (size < 1) {
                     throw new InvalidParamException("size", "must be at least 1, found " + size);
@@ -119,7 +120,9 @@ public final class TestPlugin implements Plugin {
             for (int i = 0; i < b.length; i++) {
                 b[i] = -a[(i + 1) % a.length] + 0.1f * (float) random.nextGaussian();
             }
-            return new DataRecord("p" + index, "pairs#" + index, Map.of("a", a, "b", b, "label", (int) (index % 4)));
+            String id = "p" + index;
+            return new DataRecord(id, params.items() > 0 ? "item" + index % params.items() : id, "pairs#" + index,
+                    Map.of("a", a, "b", b, "label", (int) (index % 4)));
         }
 
         @Override
@@ -220,7 +223,10 @@ public final class TestPlugin implements Plugin {
             if (context.step() == params.poisonAt() && (params.poisonSeed() < 0 || params.poisonSeed() == seed)) {
                 loss = loss.mul(Float.NaN);
             }
-            return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient()));
+            // How many items the batch's group ids name (-1 without them): the trainer hands losses the groups.
+            long items = batch.groupsIfAny().map(groups -> groups.stream().distinct().count()).orElse(-1L);
+            return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient(),
+                    "items", Scalars.of(loss, items)));
         }
 
         static NDArray normalize(NDArray x) {
