@@ -146,13 +146,13 @@ public final class MissingModalityEvaluator implements Evaluator {
                     if (rest.isEmpty()) {
                         continue;
                     }
-                    Map<String, Double> without = retrievalMetrics(fuse(units, rest), units.get(target), groups, scope);
-                    String prefix = "to_" + target + "/without_" + missing + "/";
-                    put(metrics, prefix, without);
-                    without.forEach((name, value) -> metrics.put(prefix + "drop_" + name, all.get(name) - value));
-                    Map<String, Double> withDrops = new LinkedHashMap<>(without);
-                    without.forEach((name, value) -> withDrops.put("drop_" + name, all.get(name) - value));
-                    accumulate(retrievalSums, retrievalCounts, "without_" + missing, withDrops);
+                    Map<String, Double> without = new LinkedHashMap<>(
+                            retrievalMetrics(fuse(units, rest), units.get(target), groups, scope));
+                    Map<String, Double> drops = new LinkedHashMap<>();
+                    without.forEach((name, value) -> drops.put("drop_" + name, all.get(name) - value));
+                    without.putAll(drops);
+                    put(metrics, "to_" + target + "/without_" + missing + "/", without);
+                    accumulate(retrievalSums, retrievalCounts, "without_" + missing, without);
                 }
             }
             retrievalSums.forEach((condition, sums) -> sums.forEach((name, sum) ->
