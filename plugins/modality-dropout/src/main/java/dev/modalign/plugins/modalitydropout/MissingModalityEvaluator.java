@@ -37,7 +37,9 @@ import java.util.Optional;
  *       positive, ties against the query). {@code to_<t>/all/R_at_k} and {@code MRR} use all other
  *       towers; {@code to_<t>/without_<m>/...} leaves tower m out too (where a tower is left to query
  *       with), and {@code to_<t>/without_<m>/drop_R_at_k} and {@code drop_MRR} are all minus without.
- *       {@code retrieval/all/...} and {@code retrieval/without_<m>/...} average them over the targets.</li>
+ *       {@code retrieval/all/...} averages over every target and {@code retrieval/without_<m>/...} over the
+ *       targets other than m, so read a missing tower's cost from its drop, which pairs each target with
+ *       itself, rather than by setting the two averages side by side.</li>
  *   <li>Classification, where the records have labels: a leave-one-group-out k-nearest-neighbour vote
  *       on the fused embeddings of all towers ({@code classify/all/accuracy}) and of all but m ({@code
  *       classify/without_<m>/accuracy}, {@code classify/without_<m>/drop}). Records of the query's own
