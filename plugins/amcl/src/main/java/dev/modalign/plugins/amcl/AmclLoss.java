@@ -46,10 +46,11 @@ import java.util.Map;
  *
  * <p>The heads and temperatures are this loss's parameters ({@code head<h>.weight} [D, d'] and {@code
  * head<h>.logit_scale}): the host initialises, optimises and checkpoints them. Each head starts as an
- * orthonormal projection drawn from the run's seed (see {@link OrthonormalInitializer}), so with d' =
- * D every head starts with the towers' own cosines, and with d' &lt; D each sees a different random
- * subspace. As in SimCLR the heads serve the loss only: evaluators see the towers' embeddings, which the
- * shared heads pull into alignment. A logit scale is clipped to log(max_logit_scale) in the forward pass
+ * orthonormal projection drawn from the run's seed (see {@link OrthonormalInitializer}) onto a random
+ * d'-dimensional subspace, d' = D / 2 unless set: heads as wide as the towers would all keep the towers'
+ * cosines exactly, compute one and the same loss and stay alike (a first run on the Tux Paint stamps
+ * showed three such heads' losses and temperatures equal to three decimals). As in SimCLR the heads serve
+ * the loss only: evaluators see the towers' embeddings, which the shared heads pull into alignment. A logit scale is clipped to log(max_logit_scale) in the forward pass
  * and after each step, as CLIP's. Per head the loss logs {@code loss/head<h>} (its InfoNCE) and {@code
  * temperature/head<h>}.
  */
@@ -57,14 +58,16 @@ public final class AmclLoss implements Loss {
 
     /**
      * @param heads the number of projection heads C
-     * @param headDim d', the heads' output size, or null for the towers' embedding size
+     * @param headDim d', the heads' output size, or null for half the towers' embedding size
      * @param temperature every head's initial temperature
      * @param maxLogitScale the cap on exp(logit_scale_h)
      * @param beta the weight of the temperature regulariser
      */
     public record Params(
             @Doc("Number of projection heads C, each with its own learned temperature") @Default("3") int heads,
-            @Doc("Output size d' of every head; empty: the towers' embed_dim") @Default("null") Integer headDim,
+            @Doc("Output size d' of every head; empty: half the towers' embed_dim, so that each head sees its own random"
+                    + " subspace (full-width orthonormal heads all keep the same cosines and compute the same loss)")
+            @Default("null") Integer headDim,
             @Doc("Initial temperature of every head: logits are cosine similarities divided by it") @Default("0.07")
             double temperature,
             @Doc("Cap on a head's logit scale 1 / temperature; the learned scale is clipped to it") @Default("100")
@@ -124,7 +127,7 @@ public final class AmclLoss implements Loss {
         }
         this.firstTower = towers.get(0);
         this.secondTower = towers.get(1);
-        this.headDim = params.headDim() == null ? dim : params.headDim();
+        this.headDim = params.headDim() == null ? Math.max(1, dim / 2) : params.headDim();
         this.beta = params.beta();
         this.logitScaleCap = (float) Math.log(params.maxLogitScale());
         float initialLogitScale = (float) Math.log(1 / params.temperature());

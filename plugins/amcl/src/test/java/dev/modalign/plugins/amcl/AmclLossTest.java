@@ -137,6 +137,23 @@ class AmclLossTest extends ManagerPerTest {
     }
 
     @Test
+    void byDefaultEachHeadSeesHalfTheSpaceAndTheHeadsDisagreeWhereFullWidthHeadsCannot() {
+        Loss halfWidth = newLoss(new AmclLoss.Params(2, null, 0.07, 100, 0.01), 8);
+        assertEquals(new Shape(8, 4), halfWidth.parameters().get(0).getArray().getShape());
+        Loss fullWidth = newLoss(new AmclLoss.Params(2, 8, 0.07, 100, 0.01), 8);
+        try (NDManager step = manager.newSubManager()) {
+            NDArray a = step.randomNormal(new Shape(6, 8));
+            NDArray b = a.add(step.randomNormal(new Shape(6, 8)));
+            Map<String, NDArray> half = halfWidth.compute(batch(TOWERS, a, b), step(step)).metrics();
+            Map<String, NDArray> full = fullWidth.compute(batch(TOWERS, a, b), step(step)).metrics();
+            // Orthonormal 8 x 8 heads are rotations: both keep every cosine, so their losses are equal.
+            assertEquals(full.get("loss/head0").getFloat(), full.get("loss/head1").getFloat(), 1e-5);
+            assertTrue(Math.abs(half.get("loss/head0").getFloat() - half.get("loss/head1").getFloat()) > 1e-3,
+                    "two heads onto different random subspaces computed the same loss");
+        }
+    }
+
+    @Test
     void headsWiderThanTheTowersStartWithOrthonormalRowsThatKeepCosines() {
         Loss loss = newLoss(new AmclLoss.Params(1, 12, 0.07, 100, 0.01), 5);
         NDArray weight = loss.parameters().get(0).getArray();
