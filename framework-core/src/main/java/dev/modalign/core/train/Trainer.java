@@ -723,7 +723,7 @@ public final class Trainer {
             outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
                     : new TowerOutput(out.get(0)));
         }
-        return new EncodedBatch(outputs, batch.labels());
+        return new EncodedBatch(outputs, batch.labels(), batch.groups());
     }
 
     /**

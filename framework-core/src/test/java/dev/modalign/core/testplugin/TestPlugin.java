@@ -153,7 +153,8 @@ public final class TestPlugin implements Plugin {
     public static final class Pairs implements DatasetSource {
         public record Params(@Doc("Records.") @Default("64") int size, @Doc("Dimensions.") @Default("8") int dim,
                 @Doc("Seed.") @Default("0") long seed,
-                @Doc("A record whose field a holds a NaN, for tests; -1: none.") @Default("-1") long nanAt) {
+                @Doc("A record whose field a holds a NaN, for tests; -1: none.") @Default("-1") long nanAt,
+                @Doc("Items: record i belongs to group i % items; 0: each record its own.") @Default("0") int items) {
             public Params {
                 if (size < 1) {
                     throw new InvalidParamException("size", "must be at least 1, found " + size);
@@ -186,7 +187,9 @@ public final class TestPlugin implements Plugin {
             if (index == params.nanAt()) {
                 a[0] = Float.NaN;
             }
-            return new DataRecord("p" + index, "pairs#" + index, Map.of("a", a, "b", b, "label", (int) (index % 4)));
+            String id = "p" + index;
+            return new DataRecord(id, params.items() > 0 ? "item" + index % params.items() : id, "pairs#" + index,
+                    Map.of("a", a, "b", b, "label", (int) (index % 4)));
         }
 
         @Override
@@ -322,7 +325,10 @@ public final class TestPlugin implements Plugin {
                 NDArray zero = a.sub(a.stopGradient());
                 loss = loss.add(Scalars.mul(zero.sqrt().sum(), 0.0));
             }
-            return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient()));
+            // How many items the batch's group ids name (-1 without them): the trainer hands losses the groups.
+            long items = batch.groupsIfAny().map(groups -> groups.stream().distinct().count()).orElse(-1L);
+            return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient(),
+                    "items", Scalars.of(loss, items)));
         }
 
         @Override

@@ -209,6 +209,22 @@ class TrainerTest {
     }
 
     @Test
+    void lossesSeeTheGroupIdsOfTheirBatch() throws IOException {
+        // Records of the tiny set are their own items unless the source groups them; a loss counts the items in
+        // each batch of 16.
+        assertEquals(List.of(16.0), itemsPerBatch(run(Experiments.TINY)));
+        assertEquals(List.of(4.0), itemsPerBatch(run(Experiments.TINY.replace(
+                "train: {source: pairs, size: 64, seed: 1}", "train: {source: pairs, size: 64, seed: 1, items: 4}"))));
+    }
+
+    private static List<Double> itemsPerBatch(RunResult result) throws IOException {
+        return records(Path.of(result.location())).stream()
+                .filter(r -> r.get("kind").getAsString().equals("metric")
+                        && r.getAsJsonObject("data").get("key").getAsString().equals("train/align/items"))
+                .map(r -> r.getAsJsonObject("data").get("value").getAsDouble()).distinct().toList();
+    }
+
+    @Test
     void theEvalSetReadsItsOwnFieldNames() {
         // Tower a reads field b of the held-out set: the pairs are then (b, b), whose mean cosine after
         // training differs from the (a, b) pairs'; before eval fields were honoured, it read a.
