@@ -55,7 +55,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
     /**
      * A batch for the loss: by default each tower's embedding is random normal [B, D] (the rows of
      * the second tower correlated with the first, as real pairs are), and labels 0..3 repeating.
-     * Override to add token features. Embeddings must have gradients attached.
+     * Override to add token features. Embeddings must have gradients attached; token features too, when
+     * the loss reads them only (their gradients are then checked as the embeddings' are).
      */
     protected EncodedBatch batch(NDManager manager, int batchSize, float scale) {
         Map<String, TowerOutput> outputs = new LinkedHashMap<>();
@@ -119,8 +120,15 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 NDArray gradient = batch.tower(tower).embedding().getGradient();
                 Tensors.assertFinite(gradient, "gradient with respect to tower " + tower);
                 anyNonZero |= gradient.abs().sum().getFloat() > 0;
+                NDArray tokens = batch.tower(tower).tokens();
+                if (tokens != null && tokens.hasGradient()) {
+                    // A token-level loss (FILIP's) may read token features only.
+                    NDArray tokenGradient = tokens.getGradient();
+                    Tensors.assertFinite(tokenGradient, "gradient with respect to the token features of tower " + tower);
+                    anyNonZero |= tokenGradient.abs().sum().getFloat() > 0;
+                }
             }
-            assertTrue(anyNonZero, "the loss has no gradient with respect to any tower's embedding");
+            assertTrue(anyNonZero, "the loss has no gradient with respect to any tower's embedding or token features");
             for (Parameter parameter : loss.parameters()) {
                 Tensors.assertFinite(parameter.getArray().getGradient(), "gradient of parameter " + parameter.getName());
             }
@@ -155,6 +163,11 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 for (String tower : towers()) {
                     gradients.put("gradient with respect to tower " + tower,
                             batch.tower(tower).embedding().getGradient().toFloatArray());
+                    NDArray tokens = batch.tower(tower).tokens();
+                    if (tokens != null && tokens.hasGradient()) {
+                        gradients.put("gradient with respect to the token features of tower " + tower,
+                                tokens.getGradient().toFloatArray());
+                    }
                 }
                 for (Parameter parameter : loss.parameters()) {
                     gradients.put("gradient of parameter " + parameter.getName(),

@@ -20,6 +20,7 @@ public final class FixedEvalContext implements EvalContext {
 
     private final NDManager manager;
     private final Map<String, NDArray> embeddings = new LinkedHashMap<>();
+    private final Map<String, TowerOutput> tokenOutputs = new LinkedHashMap<>();
     private List<String> towers;
     private List<String> groupIds;
     private NDArray labels;
@@ -39,6 +40,15 @@ public final class FixedEvalContext implements EvalContext {
 
     public FixedEvalContext tower(String name, NDArray rows) {
         embeddings.put(name, rows);
+        return this;
+    }
+
+    /**
+     * Gives a tower token features [N, T, D] and their mask [N, T] (1 for real tokens), for evaluators
+     * that read {@link #tokenOutputs}; add its embeddings first.
+     */
+    public FixedEvalContext tokens(String name, NDArray tokens, NDArray mask) {
+        tokenOutputs.put(name, new TowerOutput(embeddings(name), tokens, mask));
         return this;
     }
 
@@ -103,7 +113,7 @@ public final class FixedEvalContext implements EvalContext {
 
     @Override
     public Optional<TowerOutput> tokenOutputs(String tower) {
-        return Optional.empty();
+        return Optional.ofNullable(tokenOutputs.get(tower));
     }
 
     @Override

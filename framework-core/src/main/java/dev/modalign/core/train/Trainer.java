@@ -898,7 +898,7 @@ public final class Trainer {
             embeddings.forEach((name, parts) -> encoded.put(name, NDArrays.concat(new NDList(parts))));
             Map<String, TowerOutput> tokenOutputs = new LinkedHashMap<>();
             tokens.forEach((name, parts) -> tokenOutputs.put(name, new TowerOutput(encoded.get(name),
-                    NDArrays.concat(new NDList(parts)), NDArrays.concat(new NDList(masks.get(name))))));
+                    concatPadded(parts), concatPadded(masks.get(name)))));
             NDArray labelArray = labels.isEmpty() ? null : NDArrays.concat(new NDList(labels));
             Path artifactDir = Files.createTempDirectory("modalign-eval");
             for (NamedEvaluator evaluator : evaluators) {
@@ -924,6 +924,32 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Concatenates per-batch token features [b, T_k, D] (or masks [b, T_k]) along the records, each padded
+     * with zeros to the longest T_k first: a modality pads each batch to its own longest sequence, and a
+     * zero mask marks the added positions as padding.
+     */
+    static NDArray concatPadded(List<NDArray> parts) {
+        long longest = 0;
+        for (NDArray part : parts) {
+            longest = Math.max(longest, part.getShape().get(1));
+        }
+        NDList padded = new NDList();
+        for (NDArray part : parts) {
+            long missing = longest - part.getShape().get(1);
+            if (missing == 0) {
+                padded.add(part);
+                continue;
+            }
+            long[] dims = part.getShape().getShape().clone();
+            dims[1] = missing;
+            NDArray zeros = part.getManager().zeros(new ai.djl.ndarray.types.Shape(dims), part.getDataType(),
+                    part.getDevice());
+            padded.add(part.concat(zeros, 1));
+        }
+        return padded.size() == 1 ? padded.get(0) : NDArrays.concat(padded);
     }
 
     /** Decodes values with a tower's modality and encodes them with its trained encoder, in chunks of a batch. */

@@ -1,5 +1,8 @@
 package dev.modalign.plugins.encoders;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
@@ -8,6 +11,8 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.ComponentFactory;
 import dev.modalign.api.Default;
@@ -28,6 +33,13 @@ import java.util.List;
  * on them: its convolution takes stride 2 and, where halving is not enough, an average pooling by the
  * remaining power of two goes first. The first stage has the most positions to convolve, so this
  * keeps the encoder's cost on a CPU about that of a {@code max_stem_size} image.
+ *
+ * <p>Patch tokens, for token-level methods (FILIP's late interaction, TCL's local features): every
+ * position of the last stage's feature map [C, h, w] is one token, projected to embed_dim by the same
+ * Linear as the pooled embedding, so the block returns NDList(embedding [B, E], tokens [B, h w, E],
+ * mask [B, h w]) with the mask all ones. The projection is affine, so the mean of the tokens is the
+ * embedding (up to rounding); the embedding itself is computed exactly as without tokens (pool, then
+ * project), and the tokens add no parameter, so a seed gives the same weights and embeddings as before.
  */
 public final class CnnEncoder implements Encoder {
 
@@ -66,14 +78,14 @@ public final class CnnEncoder implements Encoder {
     }
 
     private final Params params;
-    private final SequentialBlock block;
+    private final PatchTokenSequence block;
 
     public CnnEncoder(Params params, ComponentContext context) {
         if (!(context.input() instanceof ImageSpec image)) {
             throw InputMismatch.of("cnn", "image", context, "use transformer or mlp");
         }
         this.params = params;
-        this.block = new SequentialBlock();
+        this.block = new PatchTokenSequence();
         int reduction = 1;
         int side = Math.max(image.height(), image.width());
         while (side > params.maxStemSize()) {
@@ -106,5 +118,57 @@ public final class CnnEncoder implements Encoder {
     @Override
     public int embedDim() {
         return params.embedDim();
+    }
+
+    @Override
+    public boolean tokenFeatures() {
+        return true;
+    }
+
+    /**
+     * The stages, then global average pooling and the projection, as a {@link SequentialBlock} (same
+     * children, parameters, initialisation and checkpoint layout), whose forward also projects every
+     * position of the last feature map into a token.
+     */
+    static final class PatchTokenSequence extends SequentialBlock {
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+            List<Block> children = getChildren().values();
+            int stages = children.size() - 2;
+            NDList current = inputs;
+            for (int i = 0; i < stages; i++) {
+                current = children.get(i).forward(parameterStore, current, training, params);
+            }
+            Block pooling = children.get(stages);
+            Block projection = children.get(stages + 1);
+            NDArray features = current.singletonOrThrow(); // [B, C, h, w]
+            NDArray embedding = projection.forward(parameterStore,
+                    pooling.forward(parameterStore, current, training, params), training, params).singletonOrThrow();
+            Shape shape = features.getShape();
+            long batch = shape.get(0);
+            long positions = shape.get(2) * shape.get(3);
+            NDArray patches = features.reshape(batch, shape.get(1), positions).transpose(0, 2, 1); // [B, h w, C]
+            NDArray tokens = projection.forward(parameterStore, new NDList(patches), training, params)
+                    .singletonOrThrow(); // [B, h w, E]
+            NDArray mask = features.getManager().ones(new Shape(batch, positions), DataType.FLOAT32,
+                    features.getDevice());
+            return new NDList(embedding, tokens, mask);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            List<Block> children = getChildren().values();
+            Shape[] current = inputShapes;
+            for (int i = 0; i < children.size() - 2; i++) {
+                current = children.get(i).getOutputShapes(current);
+            }
+            Shape features = current[0];
+            Shape embedding = super.getOutputShapes(inputShapes)[0];
+            long positions = features.get(2) * features.get(3);
+            return new Shape[] {embedding, new Shape(features.get(0), positions, embedding.get(1)),
+                new Shape(features.get(0), positions)};
+        }
     }
 }

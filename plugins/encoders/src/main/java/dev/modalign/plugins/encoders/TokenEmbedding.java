@@ -36,6 +36,11 @@ final class TokenEmbedding extends AbstractBlock {
         this.table = addParameter(builder.build());
     }
 
+    /** The table [vocabularySize, size]. */
+    Parameter table() {
+        return table;
+    }
+
     @Override
     protected NDList forwardInternal(
             ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {

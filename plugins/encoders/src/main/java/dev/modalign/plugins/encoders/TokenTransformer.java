@@ -25,8 +25,12 @@ import java.util.List;
  * projection of every token to E. The embedding pools the projected tokens: their mean over real
  * tokens, or the first token. Because the projection is affine and the pooling weights sum to one,
  * pooling after the projection gives the same embedding as projecting the pooled state.
+ *
+ * <p>Public so that encoders of other plugins can put a pooling head of their own on its token
+ * features (Aggretriever's agg*, NV-Embed's latent attention): they read tokens and mask from its
+ * output and, for a head tied to the vocabulary, the token table ({@link #tokenTable()}).
  */
-final class TokenTransformer extends AbstractBlock {
+public final class TokenTransformer extends AbstractBlock {
 
     private static final byte VERSION = 1;
 
@@ -45,7 +49,12 @@ final class TokenTransformer extends AbstractBlock {
     private final LayerNorm finalNorm;
     private final Linear projection;
 
-    TokenTransformer(int vocabularySize, int maxLength, TransformerEncoder.Params params) {
+    /**
+     * @param vocabularySize ids are in [0, vocabularySize)
+     * @param maxLength the number of learned positions, the longest sequence it takes
+     * @param params width, layers, heads, MLP ratio, dropout, pooling and the size E of the tokens
+     */
+    public TokenTransformer(int vocabularySize, int maxLength, TransformerEncoder.Params params) {
         super(VERSION);
         this.maxLength = maxLength;
         this.width = params.width();
@@ -64,6 +73,11 @@ final class TokenTransformer extends AbstractBlock {
         }
         this.finalNorm = addChildBlock("final_norm", LayerNorm.builder().axis(2).build());
         this.projection = addChildBlock("projection", Linear.builder().setUnits(embedDim).build());
+    }
+
+    /** The token embedding table [vocabularySize, width], for heads that score the vocabulary with it. */
+    public Parameter tokenTable() {
+        return tokenEmbedding.table();
     }
 
     @Override

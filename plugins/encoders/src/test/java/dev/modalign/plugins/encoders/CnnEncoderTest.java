@@ -1,5 +1,6 @@
 package dev.modalign.plugins.encoders;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +13,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.training.ParameterStore;
 import dev.modalign.api.ComponentFactory;
@@ -78,6 +80,54 @@ class CnnEncoderTest extends AbstractEncoderContractTest<CnnEncoder.Params> {
         Tensors.assertClose(Arrays.copyOfRange(before, 0, d), Arrays.copyOfRange(after, 0, d), 1e-5, "image 0");
         Tensors.assertClose(Arrays.copyOfRange(before, 2 * d, 3 * d), Arrays.copyOfRange(after, 2 * d, 3 * d), 1e-5,
                 "image 2");
+    }
+
+    @Test
+    void theEmbeddingIsExactlyThatOfThePlainSequenceOfItsLayers() {
+        // The same children in a plain SequentialBlock is the cnn as it was before it gave patch tokens.
+        NDArray images = manager.randomNormal(new Shape(3, 3, 16, 16));
+        Encoder encoder = build(params(), IMAGE, new NDList(images));
+        SequentialBlock plain = new SequentialBlock().addAll(encoder.block().getChildren().values());
+        for (boolean training : new boolean[] {false, true}) {
+            float[] expected = plain.forward(new ParameterStore(manager, false), new NDList(images), training).get(0)
+                    .toFloatArray();
+            float[] actual = encoder.block().forward(new ParameterStore(manager, false), new NDList(images), training)
+                    .get(0).toFloatArray();
+            assertArrayEquals(expected, actual, "embedding (training " + training + ") must be bit-identical");
+        }
+    }
+
+    @Test
+    void patchTokensAreTheProjectedPositionsOfTheLastFeatureMapAndAverageToTheEmbedding() {
+        NDArray images = manager.randomNormal(new Shape(2, 3, 16, 16));
+        Encoder encoder = build(params(), IMAGE, new NDList(images));
+        assertTrue(encoder.tokenFeatures());
+        NDList out = encoder.block().forward(new ParameterStore(manager, false), new NDList(images), false);
+        // 16 x 16 -> stage 1 at 16 x 16, stage 2 halves it: 8 x 8 = 64 positions of embed_dim 12.
+        assertEquals(new Shape(2, 64, 12), out.get(1).getShape(), "tokens");
+        assertEquals(new Shape(2, 64), out.get(2).getShape(), "mask");
+        Tensors.assertClose(new float[128], out.get(2).sub(1f).toFloatArray(), 0, "every patch is a real token");
+        Tensors.assertClose(out.get(0).toFloatArray(), out.get(1).mean(new int[] {1}).toFloatArray(), 1e-5,
+                "mean of the tokens against the embedding");
+        Shape[] declared = encoder.block().getOutputShapes(new Shape[] {images.getShape()});
+        assertEquals(out.get(1).getShape(), declared[1]);
+        assertEquals(out.get(2).getShape(), declared[2]);
+    }
+
+    @Test
+    void aPatchTokenSeesOnlyItsNeighbourhood() {
+        // Two 3x3 convolutions (the second of stride 2) see 7 pixels around a position: a change in the
+        // bottom-right corner leaves the top-left patch token as it was, and changes the bottom-right one.
+        NDArray images = manager.randomNormal(new Shape(1, 3, 16, 16));
+        Encoder encoder = build(params(), IMAGE, new NDList(images));
+        NDArray edited = images.duplicate();
+        edited.set(new NDIndex("0, :, 12:16, 12:16"), edited.get(new NDIndex("0, :, 12:16, 12:16")).add(2f));
+        NDArray before = encoder.block().forward(new ParameterStore(manager, false), new NDList(images), false).get(1);
+        NDArray after = encoder.block().forward(new ParameterStore(manager, false), new NDList(edited), false).get(1);
+        Tensors.assertClose(before.get(new NDIndex("0, 0")).toFloatArray(), after.get(new NDIndex("0, 0")).toFloatArray(),
+                1e-6, "top-left token");
+        assertTrue(TransformerEncoderTest.maxAbsDifference(before.get(new NDIndex("0, 63")).toFloatArray(),
+                after.get(new NDIndex("0, 63")).toFloatArray()) > 1e-3, "bottom-right token did not change");
     }
 
     @Test

@@ -55,7 +55,7 @@ import java.util.Set;
  * pre-training need a fusion encoder and are not part of this loss.
  *
  * <p>Towers without token features: every tower named in {@code lmi_towers} (by default both) must
- * give tokens [B, T, D] (e.g. the transformer encoder; the CNN gives none). A tower that does not is
+ * give tokens [B, T, D] (the transformer's words, the cnn's patches; the mlp gives none). A tower that does not is
  * an error at the first step that names the tower and the fixes (another encoder, a shorter
  * lmi_towers, or lmi_weight: 0), never a term silently left out.
  *

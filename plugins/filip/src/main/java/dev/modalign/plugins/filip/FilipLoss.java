@@ -1,0 +1,183 @@
+package dev.modalign.plugins.filip;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.initializer.ConstantInitializer;
+import dev.modalign.api.ComponentContext;
+import dev.modalign.api.Default;
+import dev.modalign.api.Doc;
+import dev.modalign.api.EncodedBatch;
+import dev.modalign.api.InvalidParamException;
+import dev.modalign.api.Loss;
+import dev.modalign.api.LossOutput;
+import dev.modalign.api.Scalars;
+import dev.modalign.api.StepContext;
+import dev.modalign.api.TowerOutput;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The contrastive loss of "FILIP: Fine-grained Interactive Language-Image Pre-Training" (Yao et al.,
+ * ICLR 2022), Section 3.1: CLIP's symmetric InfoNCE over in-batch pairs, with the global cosine
+ * replaced by the token-wise late interaction of Section 3.1.1 ({@link TokenwiseSimilarity}).
+ *
+ * <pre>
+ *   s_ab[i, j] = 1/|a_i| sum_k max_r &lt;a_ik, b_jr&gt;      (s^I: a's tokens matched in b)
+ *   s_ba[j, i] = 1/|b_j| sum_r max_k &lt;a_ik, b_jr&gt;      (s^T: b's tokens matched in a)
+ *   loss = ( CE over rows of exp(t) s_ab  +  CE over rows of exp(t) s_ba ) / 2,  targets the diagonal
+ * </pre>
+ *
+ * with tokens L2-normalised, sums and maxima over real (unmasked) tokens only, and t the learned log
+ * logit scale of CLIP (initialised to log(1 / temperature), clipped to log(max_logit_scale) in the
+ * forward pass and after each step), which FILIP keeps. As in the paper, the image-to-text direction
+ * uses s^I and the text-to-image direction s^T: each averages over its own query's tokens.
+ *
+ * <p>Both towers must give token features [B, T, D] of one width (the transformer's word tokens, the
+ * cnn's patch tokens); a tower without them is an error at the first step naming it. The paper's
+ * efficiency measures (fp16 features, dropping half of the image tokens) are not applied: at this
+ * scale the [B, Ta, B, Tb] similarity is small.
+ */
+public final class FilipLoss implements Loss {
+
+    /**
+     * @param temperature the softmax temperature, or its initial value when learnable
+     * @param learnable learn log(1 / temperature)
+     * @param maxLogitScale the cap on exp(logit_scale)
+     */
+    public record Params(
+            @Doc("Softmax temperature: logits are token-wise similarities divided by it; the initial value when"
+                    + " learnable (CLIP and FILIP: 0.07)")
+            @Default("0.07") double temperature,
+            @Doc("Learn the temperature, as the parameter logit_scale = log(1 / temperature); false keeps it fixed")
+            @Default("true") boolean learnable,
+            @Doc("Cap on the logit scale 1 / temperature; the learned scale is clipped to it (CLIP uses 100)")
+            @Default("100") double maxLogitScale) {
+
+        public Params {
+            if (!(temperature > 0) || !Double.isFinite(temperature)) {
+                throw new InvalidParamException("temperature", "must be > 0, found " + temperature
+                        + "; FILIP starts from CLIP's 0.07");
+            }
+            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
+                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
+                        + "; CLIP uses 100");
+            }
+            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
+                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
+                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
+                        + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
+                        + " or the temperature to at least " + (1 / maxLogitScale));
+            }
+        }
+    }
+
+    /** The name of the learned parameter, as in CLIP's checkpoints. */
+    static final String LOGIT_SCALE = "logit_scale";
+
+    private final String firstTower;
+    private final String secondTower;
+    private final float initialLogitScale;
+    private final float logitScaleCap;
+    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
+    private final Parameter logitScale;
+
+    public FilipLoss(Params params, ComponentContext context) {
+        List<String> towers = context.towers();
+        if (towers.size() != 2 || towers.get(0).equals(towers.get(1))) {
+            throw new InvalidParamException("towers", "filip contrasts exactly two different towers, found " + towers
+                    + "; name the two towers whose token features it matches, e.g. [image, text]");
+        }
+        this.firstTower = towers.get(0);
+        this.secondTower = towers.get(1);
+        this.initialLogitScale = (float) Math.log(1 / params.temperature());
+        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
+        this.logitScale = params.learnable()
+                ? Parameter.builder()
+                        .setName(LOGIT_SCALE)
+                        .setType(Parameter.Type.OTHER)
+                        .optShape(new Shape())
+                        .optInitializer(new ConstantInitializer(initialLogitScale))
+                        .build()
+                : null;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return logitScale == null ? List.of() : List.of(logitScale);
+    }
+
+    @Override
+    public LossOutput compute(EncodedBatch batch, StepContext context) {
+        NDManager manager = context.manager();
+        TowerOutput first = withTokens(batch, firstTower);
+        TowerOutput second = withTokens(batch, secondTower);
+        NDArray a = Scalars.normalise(first.tokens(), 2);
+        NDArray b = Scalars.normalise(second.tokens(), 2);
+        DataType dataType = a.getDataType();
+        int batchSize = Math.toIntExact(a.getShape().get(0));
+        TokenwiseSimilarity.BothDirections similarity = TokenwiseSimilarity.both(a,
+                TokenwiseSimilarity.maskOf(a, first.tokenMask()), b, TokenwiseSimilarity.maskOf(b, second.tokenMask()));
+
+        NDArray logScale = clippedLogitScale(manager, dataType);
+        NDArray scale = logScale.exp();
+        NDArray firstToSecond = similarity.firstToSecond().mul(scale); // row i: a_i's tokens matched in every b_j
+        NDArray secondToFirst = similarity.secondToFirst().mul(scale); // column j: b_j's tokens matched in every a_i
+        NDArray diagonal = manager.eye(batchSize, batchSize, 0, dataType);
+        NDArray lossFirst = Scalars.div(firstToSecond.logSoftmax(1).mul(diagonal).sum(), -batchSize);
+        NDArray lossSecond = Scalars.div(secondToFirst.logSoftmax(0).mul(diagonal).sum(), -batchSize);
+        NDArray loss = Scalars.div(lossFirst.add(lossSecond), 2);
+
+        NDArray temperature = logScale.stopGradient().neg().exp();
+        return new LossOutput(loss, Map.of("temperature", temperature,
+                "accuracy", accuracy(firstToSecond.stopGradient(), secondToFirst.stopGradient(), manager)));
+    }
+
+    private static TowerOutput withTokens(EncodedBatch batch, String tower) {
+        TowerOutput output = batch.tower(tower);
+        if (output.tokens() == null) {
+            throw new IllegalStateException("filip matches token features, but the encoder of tower '" + tower
+                    + "' gives none; use an encoder with token or patch features there (transformer, cnn)");
+        }
+        return output;
+    }
+
+    /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it. */
+    @Override
+    public void afterStep(EncodedBatch batch, StepContext context) {
+        if (logitScale == null) {
+            return;
+        }
+        NDArray array = logitScale.getArray();
+        if (array.getFloat() > logitScaleCap) {
+            array.set(new float[] {logitScaleCap});
+        }
+    }
+
+    /** This step's log-scale, clipped inclusively to log(max_logit_scale), in the step's manager. */
+    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
+        NDArray raw;
+        if (logitScale == null) {
+            raw = manager.create(initialLogitScale).toType(dataType, false);
+        } else {
+            // A copying toType stays differentiable (duplicate() detaches); attached to the step's manager.
+            raw = logitScale.getArray().toType(dataType, true);
+            raw.attach(manager);
+        }
+        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
+    }
+
+    /**
+     * In-batch top-1 matching in each direction with its own similarity: record i of the first tower
+     * finds b_i first in row i, record j of the second finds a_j first in column j; averaged.
+     */
+    private static NDArray accuracy(NDArray firstToSecond, NDArray secondToFirst, NDManager manager) {
+        long batchSize = firstToSecond.getShape().get(0);
+        NDArray expected = manager.arange(0f, batchSize, 1f, DataType.INT64);
+        NDArray first = firstToSecond.argMax(1).eq(expected).toType(DataType.FLOAT32, false).mean();
+        NDArray second = secondToFirst.argMax(0).eq(expected).toType(DataType.FLOAT32, false).mean();
+        return first.add(second).div(2);
+    }
+}
