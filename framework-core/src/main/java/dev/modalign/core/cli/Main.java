@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "modalign", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Contrastive and cross-modal representation learning experiments.",
         subcommands = {RunCommand.class, ValidateCommand.class, PluginsCommand.class, SyncCommand.class, RerunCommand.class,
-            BenchDataCommand.class,
+            BenchDataCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

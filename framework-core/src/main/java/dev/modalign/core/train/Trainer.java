@@ -68,6 +68,8 @@ public final class Trainer {
     private final PrintStream out;
     private final Provenance provenance;
 
+    private StepListener listener = time -> { };
+
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance) {
         this.plan = plan;
@@ -75,6 +77,12 @@ public final class Trainer {
         this.device = device;
         this.out = out;
         this.provenance = provenance;
+    }
+
+    /** Tells {@code listener} the timing of every training step (the benchmark's clock); replaces any earlier one. */
+    public Trainer listening(StepListener listener) {
+        this.listener = listener;
+        return this;
     }
 
     /** Runs training and evaluation; the run is marked FINISHED, or FAILED with the error, in the tracker. */
@@ -181,7 +189,10 @@ public final class Trainer {
                     }
                     long asked = System.nanoTime();
                     DataLoader.Batch next = epochBatches.next();
-                    waitedForData += System.nanoTime() - asked;
+                    long dataWait = System.nanoTime() - asked;
+                    waitedForData += dataWait;
+                    long loggedBefore = spentLogging;
+                    int samples = next.size();
                     try (DataLoader.Batch batch = next) {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
@@ -199,6 +210,8 @@ public final class Trainer {
                         progress.update(step, stats.loss(), batch.size() * (step + 1) / Math.max(1e-9,
                                 (System.nanoTime() - started) / 1e9));
                     }
+                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, System.nanoTime(), dataWait,
+                            spentLogging - loggedBefore));
                     if (step == 1 || step == 3) {
                         int managed = model.getManagedArrays().size();
                         if (leakChecks++ == 1 && managed > managedBefore) {
