@@ -147,8 +147,9 @@ public final class BenchReport {
         RunPlan.NamedEvaluator evaluator = plan.evaluators().get(0);
         Object blockSize = ((Map<?, ?>) ((List<?>) plan.resolved().get("evaluate")).get(0)).get("block_size");
         int block = blockSize instanceof Number number ? number.intValue() : 1024;
-        int threads = plan.spec().train().threads();
-        ai.djl.pytorch.jni.JniUtils.setNumThreads(Math.max(1, threads));
+        int threads = Math.max(1, plan.spec().train().threads());
+        Engine.getInstance(); // loads the native library before its thread count is set
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         out.printf("%nretrieval: %d x %d random embeddings of size %d, both directions, blocks of %d queries, %d thread%s%n",
                 records, records, dim, block, threads, threads == 1 ? "" : "s");
         RetrievalBenchmark.Result result = RetrievalBenchmark.run(evaluator.evaluator(), List.of(first, second), records,

@@ -53,6 +53,10 @@ final class BenchCommand implements Callable<Integer> {
                     + "scripts/bench installs).")
     Path python;
 
+    @Option(names = "--reference-script", paramLabel = "FILE",
+            description = "The reference script (default scripts/bench/pytorch_reference.py of this checkout).")
+    Path referenceScript;
+
     @Option(names = "--no-reference", description = "Measure modalign only.")
     boolean noReference;
 
@@ -76,9 +80,6 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path home = Path.of(System.getProperty("modalign.home", "."));
-        if (configs.isEmpty()) {
-            configs = defaultConfigs(home.resolve("experiments/bench"));
-        }
         if (runs < 1 || steps < 1 || warmup < 0 || threads.isEmpty() || threads.stream().anyMatch(t -> t < 1)) {
             throw new UserError("--runs and --steps must be >= 1, --warmup >= 0 and every --threads >= 1; found runs "
                     + runs + ", steps " + steps + ", warmup " + warmup + ", threads " + threads);
@@ -87,6 +88,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new UserError("--device must be cpu or gpu, found '" + device + "'");
         }
         PytorchReference reference = noReference ? null : reference(home);
+        if (configs.isEmpty()) {
+            configs = defaultConfigs(home.resolve("experiments/bench"));
+        }
         PluginRegistry registry = plugins.load(System.err);
         BenchReport report = new BenchReport(registry, Cache.directory(), device, reference, System.out);
         if (!onlyRetrieval) {
@@ -100,14 +104,14 @@ final class BenchCommand implements Callable<Integer> {
 
     private PytorchReference reference(Path home) {
         Path interpreter = python != null ? python : home.resolve(".modalign/bench/venv/bin/python");
-        Path script = home.resolve("scripts/bench/pytorch_reference.py");
+        Path script = referenceScript != null ? referenceScript : home.resolve("scripts/bench/pytorch_reference.py");
         if (!Files.isExecutable(interpreter)) {
             throw new UserError("no Python with torch at " + interpreter + " for the PyTorch reference; run scripts/bench "
                     + "(it installs one), pass --python, or measure modalign alone with --no-reference");
         }
         if (!Files.isRegularFile(script)) {
-            throw new UserError("the reference script " + script + " is missing; run from a modalign checkout or set "
-                    + "-Dmodalign.home");
+            throw new UserError("the reference script " + script + " is missing; run from a modalign checkout or pass "
+                    + "--reference-script");
         }
         return new PytorchReference(interpreter, script);
     }

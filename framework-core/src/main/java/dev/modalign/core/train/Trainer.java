@@ -163,10 +163,10 @@ public final class Trainer {
             Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
             DataLoader.Batch first = batches.next();
             List<Parameter> trainable = initialise(model, first);
-            AdamW optimizer = new AdamW(trainable, train.optimizer(), model);
+            AdamW optimizer = new AdamW(trainable, train.optimizer(), model, train.threads());
             List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
             CosineSchedule schedule = CosineSchedule.of(train.optimizer().lr(), total, train.warmup(), train.minLrRatio());
-            ParameterStore parameters = new ParameterStore(model, false);
+            ParameterStore parameters = optimizer.parameterStore(model);
             out.printf("training %d steps (%d epochs x %d batches of %d) on %s, %d parameters%n", total, train.epochs(),
                     perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum());
 
@@ -355,8 +355,11 @@ public final class Trainer {
                 }
                 collector.backward(sum);
             }
-            double gradNorm = clipGradients(optimizer, train.gradClip(), step);
-            optimizer.step(lr);
+            double gradNorm = gradientNorm(optimizer, step);
+            double maxNorm = train.gradClip();
+            // Clipping the global norm ("On the difficulty of training recurrent neural networks", Pascanu et
+            // al., 2013) scales the gradients; the optimiser applies the scale as it reads them.
+            optimizer.step(lr, maxNorm > 0 && gradNorm > maxNorm ? (float) (maxNorm / (gradNorm + 1e-6)) : 1f);
             optimizer.zeroGradients();
             for (WeightedLoss weighted : plan.losses()) {
                 weighted.loss().afterStep(encoded, context);
@@ -410,25 +413,12 @@ public final class Trainer {
                 + "check the data for NaN or Inf, or lower a loss's temperature bound");
     }
 
-    /** Clips the global gradient norm ("On the difficulty of training recurrent neural networks", Pascanu et al., 2013). */
-    private double clipGradients(AdamW optimizer, double maxNorm, long step) {
-        NDArray sumOfSquares = null;
-        for (NDArray gradient : optimizer.gradients()) {
-            // In float64: float32 squares overflow long before the gradients themselves do.
-            NDArray squares = gradient.toType(DataType.FLOAT64, false).square().sum();
-            sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
-        }
-        if (sumOfSquares == null) {
-            return 0;
-        }
-        double norm = Math.sqrt(scalar(sumOfSquares));
+    /** The global gradient norm (in float64), which must be finite. */
+    private double gradientNorm(AdamW optimizer, long step) {
+        double norm = optimizer.gradientNorm();
         if (!Double.isFinite(norm)) {
             throw new RunFailure("the gradients are not finite at step " + step + " although the loss is, in "
                     + nonFiniteParameters(optimizer) + "; lower optimizer.lr, or look for a division by a norm that can be 0");
-        }
-        if (maxNorm > 0 && norm > maxNorm) {
-            float scale = (float) (maxNorm / (norm + 1e-6));
-            optimizer.gradients().forEach(g -> g.muli(scale));
         }
         return norm;
     }
