@@ -39,7 +39,7 @@ class BenchTest {
 
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
                 "--python", python.toString(), "--reference-script",
-                Cli.repo().resolve("scripts/bench/pytorch_reference.py").toString(), "--runs", "2", "--warmup", "2", "--steps", "5", "--threads", "1");
+                Cli.repo().resolve("scripts/reference/pytorch_reference.py").toString(), "--runs", "2", "--warmup", "2", "--steps", "5", "--threads", "1");
         assertEquals(0, result.code(), result.err());
         Matcher row = ROW.matcher(result.out());
         assertTrue(row.find(), result.out());

@@ -22,7 +22,7 @@ import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
- * The PyTorch eager reference: {@code scripts/bench/pytorch_reference.py} run in its own Python
+ * The PyTorch eager reference: {@code scripts/reference/pytorch_reference.py} run in its own Python
  * process. It builds the same models as the composed run from a model card this class writes (each
  * tower's input shape and resolved encoder parameters, the resolved losses and training settings),
  * trains them with torch.optim.AdamW and clip_grad_norm_ as a PyTorch user would, and prints one JSON

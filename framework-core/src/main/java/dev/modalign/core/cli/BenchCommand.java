@@ -54,7 +54,7 @@ final class BenchCommand implements Callable<Integer> {
     Path python;
 
     @Option(names = "--reference-script", paramLabel = "FILE",
-            description = "The reference script (default scripts/bench/pytorch_reference.py of this checkout).")
+            description = "The reference script (default scripts/reference/pytorch_reference.py of this checkout).")
     Path referenceScript;
 
     @Option(names = "--no-reference", description = "Measure modalign only.")
@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private PytorchReference reference(Path home) {
         Path interpreter = python != null ? python : home.resolve(".modalign/bench/venv/bin/python");
-        Path script = referenceScript != null ? referenceScript : home.resolve("scripts/bench/pytorch_reference.py");
+        Path script = referenceScript != null ? referenceScript : home.resolve("scripts/reference/pytorch_reference.py");
         if (!Files.isExecutable(interpreter)) {
             throw new UserError("no Python with torch at " + interpreter + " for the PyTorch reference; run scripts/bench "
                     + "(it installs one), pass --python, or measure modalign alone with --no-reference");

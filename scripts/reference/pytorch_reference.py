@@ -13,7 +13,7 @@ Prints one JSON line: steps_per_sec over the timed steps, flops_per_step (forwar
 step, counted by torch.utils.flop_counter: matrix products, convolutions, attention), peak_rss_bytes
 (the process's VmHWM, reset before the models are built), gemm_gflops (with --gemm), torch.
 
-    python scripts/bench/pytorch_reference.py --card CARD.yaml --threads 2 --warmup 10 --steps 40
+    python scripts/reference/pytorch_reference.py --card CARD.yaml --threads 2 --warmup 10 --steps 40
 
 The encoders mirror plugins/encoders (MlpEncoder, CnnEncoder, TransformerEncoder: TokenTransformer,
 PreNormEncoderLayer, MultiHeadSelfAttention, MaskedMeanPooling) and the losses plugins/clip and
