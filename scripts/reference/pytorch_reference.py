@@ -11,7 +11,8 @@ the timing, cycled.
 
 Prints one JSON line: steps_per_sec over the timed steps, flops_per_step (forward + backward of one
 step, counted by torch.utils.flop_counter: matrix products, convolutions, attention), peak_rss_bytes
-(the process's VmHWM, reset before the models are built), gemm_gflops (with --gemm), torch.
+(the process's VmHWM, reset before the models are built), parameters (values trained), gemm_gflops (with
+--gemm), torch.
 
     python scripts/reference/pytorch_reference.py --card CARD.yaml --threads 2 --warmup 10 --steps 40
 
@@ -88,6 +89,7 @@ def main():
         "peak_rss_bytes": peak_memory(),
         "gemm_gflops": gemm_gflops(device) if args.gemm else None,
         "torch": torch.__version__,
+        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "threads": torch.get_num_threads(),
         "optimizer": args.optimizer,
     }

@@ -94,6 +94,11 @@ public final class BenchReport {
                                 other == null ? "" : String.format("; PyTorch %.2f steps/s (peak %s)", other.stepsPerSecond(),
                                         PeakMemory.format(other.peakBytes())));
                     }
+                    double referenceValues = theirs.isEmpty() ? Double.NaN : theirs.get(0).parameters();
+                    if (!Double.isNaN(referenceValues) && referenceValues != ours.get(0).parameters()) {
+                        out.printf("  warning: the PyTorch reference trains %.0f values and modalign %d: the models differ,"
+                                + " and the ratio compares different work%n", referenceValues, ours.get(0).parameters());
+                    }
                     double flops = theirs.isEmpty() ? Double.NaN : theirs.get(0).flopsPerStep();
                     Row row = new Row(name, threads, batchSize, Samples.of(ours, StepBenchmark.Measurement::stepsPerSecond),
                             Samples.of(theirs, PytorchReference.Measurement::stepsPerSecond), flops,

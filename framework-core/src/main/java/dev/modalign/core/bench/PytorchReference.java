@@ -27,7 +27,9 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * tower's input shape and resolved encoder parameters, the resolved losses and training settings),
  * trains them with torch.optim.AdamW and clip_grad_norm_ as a PyTorch user would, and prints one JSON
  * line with its steps/s, the FLOPs of a step (counted by torch.utils.flop_counter), its peak resident
- * memory and, when asked, the GFLOP/s of a 2048^3 matrix product.
+ * memory, its number of trained values (which the bench holds against the run's, so that a reference
+ * that does not mirror the configuration is noticed) and, when asked, the GFLOP/s of a 2048^3 matrix
+ * product.
  *
  * @param python the Python interpreter that has torch
  * @param script the reference script
@@ -36,7 +38,7 @@ public record PytorchReference(Path python, Path script) {
 
     /** What one reference run printed. */
     public record Measurement(double stepsPerSecond, double flopsPerStep, long peakBytes, double gemmGflops,
-            String torchVersion) {}
+            String torchVersion, double parameters) {}
 
     /** Writes the model card of {@code plan} for the reference; the caller deletes the file. */
     public static Path writeCard(RunPlan plan) {
@@ -154,7 +156,7 @@ public record PytorchReference(Path python, Path script) {
                 if (parsed instanceof Map<?, ?> map) {
                     return new Measurement(number(map, "steps_per_sec"), number(map, "flops_per_step"),
                             (long) number(map, "peak_rss_bytes"), number(map, "gemm_gflops"),
-                            String.valueOf(map.get("torch")));
+                            String.valueOf(map.get("torch")), number(map, "parameters"));
                 }
             }
         }

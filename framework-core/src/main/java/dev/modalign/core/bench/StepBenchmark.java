@@ -41,9 +41,10 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
      * @param trackingShare the fraction spent logging metrics to the tracker
      * @param peakBytes the process's peak resident memory during the run, or -1
      * @param finalLoss the last step's loss
+     * @param parameters the number of trained values (towers that are not frozen, and the losses' parameters)
      */
     public record Measurement(double stepsPerSecond, double samplesPerSecond, double dataShare, double trackingShare,
-            long peakBytes, double finalLoss) {}
+            long peakBytes, double finalLoss, long parameters) {}
 
     /**
      * Composes {@code file} with {@code assignments}, the thread count and the step count, trains it and
@@ -75,6 +76,9 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                     times.add(time);
                 }
             });
+            // The previous run's garbage collected and, where the collector gives memory back, returned, so that
+            // each run's peak starts from the same floor.
+            System.gc();
             PeakMemory.reset();
             RunResult result;
             try {
@@ -83,13 +87,35 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                 injector.getInstance(Tracker.class).close();
             }
             long peak = PeakMemory.peakBytes();
-            return measure(times, peak, result.finalLoss());
+            return measure(times, peak, result.finalLoss(), trainedValues(plan));
         } finally {
             deleteRecursively(runsDir);
         }
     }
 
-    static Measurement measure(List<StepListener.StepTime> times, long peakBytes, double finalLoss) {
+    /** The values the optimiser trained: every parameter of the towers not frozen that takes a gradient, and the losses'. */
+    static long trainedValues(RunPlan plan) {
+        long values = 0;
+        for (dev.modalign.core.compose.Tower tower : plan.towers()) {
+            if (!tower.frozen()) {
+                for (var entry : tower.encoder().block().getParameters()) {
+                    if (entry.getValue().requiresGradient() && entry.getValue().isInitialized()) {
+                        values += entry.getValue().getArray().size();
+                    }
+                }
+            }
+        }
+        for (RunPlan.WeightedLoss loss : plan.losses()) {
+            for (ai.djl.nn.Parameter parameter : loss.loss().parameters()) {
+                if (parameter.requiresGradient() && parameter.isInitialized()) {
+                    values += parameter.getArray().size();
+                }
+            }
+        }
+        return values;
+    }
+
+    static Measurement measure(List<StepListener.StepTime> times, long peakBytes, double finalLoss, long parameters) {
         if (times.isEmpty()) {
             throw new IllegalStateException("no step was timed");
         }
@@ -99,7 +125,7 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
         long tracking = times.stream().mapToLong(StepListener.StepTime::trackingNanos).sum();
         double seconds = wall / 1e9;
         return new Measurement(times.size() / seconds, samples / seconds, data / (double) wall, tracking / (double) wall,
-                peakBytes, finalLoss);
+                peakBytes, finalLoss, parameters);
     }
 
     private static Path temporaryDirectory() {
