@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
         description = "Contrastive and cross-modal representation learning experiments.",
         subcommands = {RunCommand.class, ValidateCommand.class, PluginsCommand.class, SyncCommand.class, RerunCommand.class,
             ReportCommand.class,
-            BenchDataCommand.class,
+            BenchDataCommand.class, BenchCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -1,12 +1,25 @@
 package dev.modalign.core.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.ParameterStore;
 import dev.modalign.core.config.ExperimentSpec.OptimizerSpec;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * AdamW, from "Decoupled Weight Decay Regularization" (Loshchilov and Hutter, ICLR 2019),
@@ -15,16 +28,42 @@ import java.util.List;
  * more dimensions) only, not to biases, norms' gains or scalars such as a learnable temperature,
  * as CLIP's training does.
  *
- * <p>The optimiser keeps one handle to each parameter's gradient and zeroes it in place after the
- * update, so no gradient array is re-created per step. PyTorch creates a parameter's gradient at
- * its first backward pass, so the handles are taken then, not at construction.
+ * <p>Gradients start from nothing at every step, as PyTorch's {@code zero_grad(set_to_none=True)}:
+ * the {@link #parameterStore} hands the encoders, for each trainable parameter, a fresh leaf that
+ * shares the parameter's memory, so the backward pass writes each gradient once into a new array
+ * instead of adding it to a zeroed one, and nothing is zeroed. A parameter read directly rather than
+ * through the store (a loss's temperature) keeps its own gradient, which {@link #zeroGradients}
+ * zeroes in place.
+ *
+ * <p>On the CPU the update is one pass over all parameters ({@link #step(double, float)}): for each
+ * element the gradient is read once, scaled by the clipping factor, and the moments and the weight
+ * are read and written once, in blocks that stay in the L1 cache, on {@code threads} threads. The
+ * equivalent chain of engine operations per parameter reads and writes each array ten or more
+ * times and allocates four temporaries per parameter; it remains the path on a GPU, and the tests
+ * hold the two to each other. The gradient norm for clipping is likewise one pass, accumulated in
+ * float64.
  */
 final class AdamW {
+
+    /** Elements per block of the fused pass: four float arrays of it stay in a 64 KiB L1 cache. */
+    private static final int BLOCK = 2048;
+
+    /** Below this many elements in all, a second thread costs more than it saves. */
+    private static final long PARALLEL_THRESHOLD = 1 << 16;
+
+    /** Worker threads for the fused pass, shared by every optimiser of the process (daemon threads). */
+    private static final ExecutorService WORKERS = Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "modalign-adamw");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     private final OptimizerSpec spec;
     private final NDManager stateManager;
     private final List<Slot> slots = new ArrayList<>();
-    private boolean gradientsBound;
+    private final Map<Parameter, Slot> byParameter = new IdentityHashMap<>();
+    private final int threads;
+    private final boolean fused;
     private long steps;
 
     private static final class Slot {
@@ -33,7 +72,11 @@ final class AdamW {
         final NDArray m;
         final NDArray v;
         final boolean decay;
+        final int size;
+        /** The parameter's own gradient, once a backward pass made one (the parameter was read directly). */
         NDArray gradient;
+        /** This step's leaf handed to the encoders, or null. */
+        NDArray leaf;
 
         Slot(Parameter parameter, NDArray m, NDArray v) {
             this.parameter = parameter;
@@ -41,20 +84,77 @@ final class AdamW {
             this.m = m;
             this.v = v;
             this.decay = weight.getShape().dimension() >= 2;
+            this.size = Math.toIntExact(weight.size());
         }
     }
 
     AdamW(List<Parameter> parameters, OptimizerSpec spec, NDManager stateManager) {
+        this(parameters, spec, stateManager, 1);
+    }
+
+    /** @param threads threads of the fused CPU pass; 0 for one per core */
+    AdamW(List<Parameter> parameters, OptimizerSpec spec, NDManager stateManager, int threads) {
         this.spec = spec;
         this.stateManager = stateManager;
+        this.threads = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         for (Parameter parameter : parameters) {
             NDArray weight = parameter.getArray();
-            slots.add(new Slot(parameter, stateManager.zeros(weight.getShape(), weight.getDataType()),
-                    stateManager.zeros(weight.getShape(), weight.getDataType())));
+            Slot slot = new Slot(parameter, stateManager.zeros(weight.getShape(), weight.getDataType()),
+                    stateManager.zeros(weight.getShape(), weight.getDataType()));
+            slots.add(slot);
+            byParameter.put(parameter, slot);
+        }
+        this.fused = slots.stream().allMatch(AdamW::addressable);
+    }
+
+    /**
+     * Whether the fused pass can work on a parameter: float32 on the CPU, and the memory Java sees is
+     * the array's own (a non-contiguous array would be handed out as a copy, and writes to it lost).
+     */
+    private static boolean addressable(Slot slot) {
+        if (!slot.weight.getDevice().equals(Device.cpu()) || slot.weight.getDataType() != DataType.FLOAT32
+                || !(slot.weight instanceof PtNDArray)) {
+            return false;
+        }
+        FloatBuffer memory = floats(slot.weight);
+        if (memory.capacity() != slot.size || slot.size == 0) {
+            return false;
+        }
+        float value = memory.get(0);
+        float probe = value == 1f ? 2f : 1f;
+        memory.put(0, probe);
+        try (NDArray flat = slot.weight.flatten()) {
+            boolean writesThrough = flat.getFloat(0) == probe;
+            memory.put(0, value);
+            flat.set(new NDIndex(0), value);
+            return writesThrough;
         }
     }
 
-    /** Every array the optimiser touches in a step, to lend to the step's manager. */
+    /**
+     * The store the encoders read parameters from: in training, each trainable parameter as this
+     * step's leaf (made on first use in the step, in the manager the parameter is lent to); otherwise
+     * the parameter itself.
+     */
+    ParameterStore parameterStore(NDManager manager) {
+        return new ParameterStore(manager, false) {
+            @Override
+            public NDArray getValue(Parameter parameter, Device device, boolean training) {
+                Slot slot = training ? byParameter.get(parameter) : null;
+                if (slot == null || !slot.weight.getDevice().equals(device)) {
+                    return super.getValue(parameter, device, training);
+                }
+                if (slot.leaf == null) {
+                    NDArray leaf = slot.weight.stopGradient();
+                    leaf.setRequiresGradient(true);
+                    slot.leaf = leaf;
+                }
+                return slot.leaf;
+            }
+        };
+    }
+
+    /** Every array the optimiser keeps across steps, to lend to the step's manager. */
     List<NDArray> arrays() {
         List<NDArray> arrays = new ArrayList<>();
         for (Slot slot : slots) {
@@ -68,24 +168,77 @@ final class AdamW {
         return arrays;
     }
 
-    /** The gradients, in parameter order; call after a backward pass. */
+    /**
+     * This step's gradients, in parameter order; call after a backward pass. A parameter that got no
+     * gradient has zeros; temporaries belong to the manager the parameters are lent to.
+     */
     List<NDArray> gradients() {
-        if (!gradientsBound) {
-            for (Slot slot : slots) {
-                slot.gradient = slot.weight.getGradient();
-                slot.gradient.attach(stateManager);
+        bindGradients();
+        List<NDArray> gradients = new ArrayList<>();
+        for (Slot slot : slots) {
+            NDArray fromLeaf = slot.leaf == null ? null : definedGradient(slot.leaf);
+            if (fromLeaf != null && slot.gradient != null) {
+                gradients.add(fromLeaf.add(slot.gradient));
+            } else if (fromLeaf != null) {
+                gradients.add(fromLeaf);
+            } else if (slot.gradient != null) {
+                gradients.add(slot.gradient);
+            } else {
+                gradients.add(slot.weight.zerosLike());
             }
-            gradientsBound = true;
         }
-        return slots.stream().map(slot -> slot.gradient).toList();
+        return gradients;
     }
 
     List<Parameter> parameters() {
         return slots.stream().map(slot -> slot.parameter).toList();
     }
 
+    /**
+     * The global L2 norm of this step's gradients, accumulated in float64: float32 squares overflow
+     * long before the gradients themselves do.
+     */
+    double gradientNorm() {
+        if (slots.isEmpty()) {
+            return 0;
+        }
+        if (!fused) {
+            NDArray sumOfSquares = null;
+            for (NDArray gradient : gradients()) {
+                NDArray squares = gradient.toType(DataType.FLOAT64, false).square().sum();
+                sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
+            }
+            return Math.sqrt(sumOfSquares.getDouble());
+        }
+        List<Views> views = views(false);
+        double[] partial = new double[parallelism()];
+        forEachPart(partial.length, part -> partial[part] = sumOfSquares(views, part, partial.length));
+        double total = 0;
+        for (double value : partial) {
+            total += value;
+        }
+        return Math.sqrt(total);
+    }
+
     /** One update at learning rate {@code lr}; temporaries belong to whatever manager the arrays are lent to. */
     void step(double lr) {
+        step(lr, 1f);
+    }
+
+    /**
+     * One update at learning rate {@code lr} with every gradient multiplied by {@code gradientScale}
+     * first (the clipping factor); the gradients themselves are left as they are.
+     */
+    void step(double lr, float gradientScale) {
+        update(lr, gradientScale, fused);
+    }
+
+    /** The same update as a chain of engine operations per parameter: the GPU's path, and the fused pass's reference. */
+    void stepPerParameter(double lr, float gradientScale) {
+        update(lr, gradientScale, false);
+    }
+
+    private void update(double lr, float gradientScale, boolean inOnePass) {
         steps++;
         float beta1 = (float) spec.beta1();
         float beta2 = (float) spec.beta2();
@@ -94,22 +247,46 @@ final class AdamW {
         // Step size with both bias corrections folded in (Kingma and Ba, 2015, end of section 2).
         float stepSize = (float) (lr * Math.sqrt(correction2) / correction1);
         float epsHat = (float) (spec.eps() * Math.sqrt(correction2));
-        float decay = (float) (1 - lr * spec.weightDecay());
-        gradients();
-        for (Slot slot : slots) {
-            slot.m.muli(beta1).addi(slot.gradient.mul(1 - beta1));
-            slot.v.muli(beta2).addi(slot.gradient.square().muli(1 - beta2));
-            if (slot.decay && spec.weightDecay() > 0) {
-                slot.weight.muli(decay);
-            }
-            slot.weight.subi(slot.m.div(slot.v.sqrt().addi(epsHat)).muli(stepSize));
+        float decay = spec.weightDecay() > 0 ? (float) (1 - lr * spec.weightDecay()) : 1f;
+        Coefficients coefficients = new Coefficients(beta1, beta2, stepSize, epsHat, decay, gradientScale);
+        if (inOnePass) {
+            List<Views> views = views(true);
+            int parts = parallelism();
+            forEachPart(parts, part -> update(views, part, parts, coefficients));
+        } else {
+            stepPerParameter(coefficients);
         }
     }
 
-    /** Zeroes every gradient in place (safe for NaN and infinite values). */
+    /** Whether {@link #step} runs the fused CPU pass (false on a GPU). */
+    boolean fused() {
+        return fused;
+    }
+
+    private void stepPerParameter(Coefficients c) {
+        List<NDArray> gradients = gradients();
+        for (int i = 0; i < slots.size(); i++) {
+            Slot slot = slots.get(i);
+            NDArray gradient = c.gradientScale() == 1f ? gradients.get(i) : gradients.get(i).mul(c.gradientScale());
+            slot.m.muli(c.beta1()).addi(gradient.mul(1 - c.beta1()));
+            slot.v.muli(c.beta2()).addi(gradient.square().muli(1 - c.beta2()));
+            if (slot.decay && c.decay() != 1f) {
+                slot.weight.muli(c.decay());
+            }
+            slot.weight.subi(slot.m.div(slot.v.sqrt().addi(c.epsHat())).muli(c.stepSize()));
+        }
+    }
+
+    /**
+     * Ends the step's gradients: the leaves are dropped (their gradients are freed with the step's
+     * manager) and the parameters' own gradients are zeroed in place (safe for NaN and infinite values).
+     */
     void zeroGradients() {
-        for (Slot slot : gradientsBound ? slots : List.<Slot>of()) {
-            slot.gradient.set(new NDIndex("..."), 0f);
+        for (Slot slot : slots) {
+            slot.leaf = null;
+            if (slot.gradient != null) {
+                slot.gradient.set(new NDIndex("..."), 0f);
+            }
         }
     }
 
@@ -130,5 +307,217 @@ final class AdamW {
     /** Sets the number of updates made, for a run resumed from a checkpoint: the bias corrections depend on it. */
     void restoreSteps(long steps) {
         this.steps = steps;
+    }
+
+    // ------------------------------------------------------------------------------ the fused pass
+
+    private record Coefficients(float beta1, float beta2, float stepSize, float epsHat, float decay, float gradientScale) {}
+
+    /** One parameter's memory as Java sees it for this pass; gradients null where the parameter got none. */
+    private record Views(Slot slot, FloatBuffer weight, FloatBuffer m, FloatBuffer v, FloatBuffer leafGradient,
+            FloatBuffer ownGradient) {}
+
+    /** Takes the parameters' own gradients once a backward pass has made them (read directly, not through the store). */
+    private void bindGradients() {
+        for (Slot slot : slots) {
+            if (slot.gradient == null) {
+                NDArray gradient = definedGradient(slot.weight);
+                if (gradient != null) {
+                    gradient.attach(stateManager);
+                    slot.gradient = gradient;
+                }
+            }
+        }
+    }
+
+    /** The array's gradient, or null where no backward pass has written one (PyTorch's undefined grad). */
+    private static NDArray definedGradient(NDArray array) {
+        return array instanceof PtNDArray pt ? JniUtils.getGradient(pt) : array.getGradient();
+    }
+
+    /**
+     * The memory of every parameter's arrays, fetched afresh each step: an array whose values are set
+     * from outside (a checkpoint, a loss clipping its temperature) may have been given new memory.
+     */
+    private List<Views> views(boolean withState) {
+        bindGradients();
+        List<Views> views = new ArrayList<>(slots.size());
+        for (Slot slot : slots) {
+            NDArray leafGradient = slot.leaf == null ? null : definedGradient(slot.leaf);
+            views.add(new Views(slot, withState ? floats(slot.weight) : null, withState ? floats(slot.m) : null,
+                    withState ? floats(slot.v) : null, leafGradient == null ? null : floats(leafGradient),
+                    slot.gradient == null ? null : floats(slot.gradient)));
+            if (leafGradient != null) {
+                leafGradient.close();
+            }
+        }
+        return views;
+    }
+
+    private static FloatBuffer floats(NDArray array) {
+        ByteBuffer memory = array.toByteBuffer(true);
+        return memory.asFloatBuffer();
+    }
+
+    private int parallelism() {
+        long elements = 0;
+        for (Slot slot : slots) {
+            elements += slot.size;
+        }
+        return elements < PARALLEL_THRESHOLD ? 1 : threads;
+    }
+
+    private interface PartTask {
+        void run(int part);
+    }
+
+    /** Runs parts 1.. on the worker threads and part 0 on this one, and waits for all. */
+    private static void forEachPart(int parts, PartTask task) {
+        List<Future<?>> others = new ArrayList<>(parts - 1);
+        for (int part = 1; part < parts; part++) {
+            int index = part;
+            others.add(WORKERS.submit(() -> task.run(index)));
+        }
+        task.run(0);
+        try {
+            for (Future<?> other : others) {
+                other.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted during the optimiser's update", e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.getCause());
+        }
+    }
+
+    /**
+     * Calls {@code block} for every block of part {@code part} of {@code parts}: the elements of all
+     * parameters laid end to end, cut into equal parts, each cut into blocks within one parameter.
+     */
+    private static void forEachBlock(List<Views> views, int part, int parts, BlockTask block) {
+        long total = 0;
+        for (Views view : views) {
+            total += view.slot().size;
+        }
+        long from = total * part / parts;
+        long to = total * (part + 1) / parts;
+        long offset = 0;
+        for (Views view : views) {
+            int size = view.slot().size;
+            long start = Math.max(from, offset);
+            long end = Math.min(to, offset + size);
+            for (long at = start; at < end; at += BLOCK) {
+                block.run(view, (int) (at - offset), (int) Math.min(BLOCK, end - at));
+            }
+            offset += size;
+        }
+    }
+
+    private interface BlockTask {
+        void run(Views view, int start, int length);
+    }
+
+    /** The scratch blocks of one thread. */
+    private static final class Scratch {
+        final float[] gradient = new float[BLOCK];
+        final float[] other = new float[BLOCK];
+        final float[] weight = new float[BLOCK];
+        final float[] m = new float[BLOCK];
+        final float[] v = new float[BLOCK];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static double sumOfSquares(List<Views> views, int part, int parts) {
+        Scratch scratch = SCRATCH.get();
+        double[] sum = new double[1];
+        forEachBlock(views, part, parts, (view, start, length) -> {
+            if (gradient(view, start, length, scratch)) {
+                sum[0] += squares(scratch.gradient, length);
+            }
+        });
+        return sum[0];
+    }
+
+    /** Four independent float64 sums, so that the additions overlap. */
+    private static double squares(float[] values, int length) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int i = 0;
+        for (; i + 3 < length; i += 4) {
+            double a = values[i];
+            double b = values[i + 1];
+            double c = values[i + 2];
+            double d = values[i + 3];
+            s0 += a * a;
+            s1 += b * b;
+            s2 += c * c;
+            s3 += d * d;
+        }
+        for (; i < length; i++) {
+            double a = values[i];
+            s0 += a * a;
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** Reads a block of the step's gradient into scratch.gradient; false where the parameter got none. */
+    private static boolean gradient(Views view, int start, int length, Scratch scratch) {
+        FloatBuffer leaf = view.leafGradient();
+        FloatBuffer own = view.ownGradient();
+        if (leaf == null && own == null) {
+            return false;
+        }
+        if (leaf != null) {
+            leaf.get(start, scratch.gradient, 0, length);
+            if (own != null) {
+                own.get(start, scratch.other, 0, length);
+                for (int i = 0; i < length; i++) {
+                    scratch.gradient[i] += scratch.other[i];
+                }
+            }
+        } else {
+            own.get(start, scratch.gradient, 0, length);
+        }
+        return true;
+    }
+
+    private static void update(List<Views> views, int part, int parts, Coefficients c) {
+        Scratch scratch = SCRATCH.get();
+        float beta1 = c.beta1();
+        float beta2 = c.beta2();
+        float rest1 = 1 - beta1;
+        float rest2 = 1 - beta2;
+        float stepSize = c.stepSize();
+        float epsHat = c.epsHat();
+        float scale = c.gradientScale();
+        forEachBlock(views, part, parts, (view, start, length) -> {
+            float[] g = scratch.gradient;
+            float[] w = scratch.weight;
+            float[] m = scratch.m;
+            float[] v = scratch.v;
+            if (!gradient(view, start, length, scratch)) {
+                java.util.Arrays.fill(g, 0, length, 0f);
+            }
+            view.weight().get(start, w, 0, length);
+            view.m().get(start, m, 0, length);
+            view.v().get(start, v, 0, length);
+            float decay = view.slot().decay ? c.decay() : 1f;
+            // The operations and their order are those of the per-parameter chain, so both round alike.
+            for (int i = 0; i < length; i++) {
+                float gi = g[i] * scale;
+                float mi = m[i] * beta1 + gi * rest1;
+                float vi = v[i] * beta2 + (gi * gi) * rest2;
+                m[i] = mi;
+                v[i] = vi;
+                w[i] = w[i] * decay - mi / ((float) Math.sqrt(vi) + epsHat) * stepSize;
+            }
+            view.weight().put(start, w, 0, length);
+            view.m().put(start, m, 0, length);
+            view.v().put(start, v, 0, length);
+        });
     }
 }

@@ -88,6 +88,8 @@ public final class Trainer {
     private final Path cacheDir;
     private volatile StopSignal stopSignal;
 
+    private StepListener listener = time -> { };
+
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance,
             PluginRegistry registry, @Named("cacheDir") Path cacheDir) {
@@ -103,6 +105,12 @@ public final class Trainer {
     /** The id of the run {@link #run()} started, or null before it started one (also when it then failed). */
     public String runId() {
         return runId;
+    }
+
+    /** Tells {@code listener} the timing of every training step (the benchmark's clock); replaces any earlier one. */
+    public Trainer listening(StepListener listener) {
+        this.listener = listener;
+        return this;
     }
 
     /** Runs training and evaluation; the run is marked FINISHED, or FAILED with the error, in the tracker. */
@@ -278,7 +286,7 @@ public final class Trainer {
                     run.setTags(starts);
                 }
             }
-            AdamW optimizer = new AdamW(trainable, train.optimizer(), model);
+            AdamW optimizer = new AdamW(trainable, train.optimizer(), model, train.threads());
             List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
             TrainingState state = new TrainingState(plan.towers(), plan.losses());
             if (from != null) {
@@ -290,7 +298,7 @@ public final class Trainer {
             }
             CheckpointPlace place = new CheckpointPlace(experiment, from == null ? null : from.root());
             CosineSchedule schedule = CosineSchedule.of(train.optimizer().lr(), total, train.warmup(), train.minLrRatio());
-            ParameterStore parameters = new ParameterStore(model, false);
+            ParameterStore parameters = optimizer.parameterStore(model);
             out.printf("training %d steps (%d epochs x %d batches of %d) on %s, %d parameters%s%n", total, train.epochs(),
                     perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum(),
                     start.step() > 0 ? ", from step " + start.step() : "");
@@ -319,7 +327,10 @@ public final class Trainer {
                     }
                     long asked = System.nanoTime();
                     DataLoader.Batch next = epochBatches.next();
-                    waitedForData += System.nanoTime() - asked;
+                    long dataWait = System.nanoTime() - asked;
+                    waitedForData += dataWait;
+                    long loggedBefore = spentLogging;
+                    int samples = next.size();
                     try (DataLoader.Batch batch = next) {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
@@ -349,6 +360,8 @@ public final class Trainer {
                         progress.update(step, stats.loss(), batch.size() * (step + 1 - start.step()) / Math.max(1e-9,
                                 (System.nanoTime() - started) / 1e9));
                     }
+                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, System.nanoTime(), dataWait,
+                            spentLogging - loggedBefore));
                     if (step == start.step() + 1 || step == start.step() + 3) {
                         int managed = model.getManagedArrays().size();
                         if (leakChecks++ == 1 && managed > managedBefore) {
@@ -660,6 +673,8 @@ public final class Trainer {
                 if (!Double.isFinite(loss)) {
                     String reason = nonFiniteLoss(step, batch, encoded, terms);
                     if (skipNonFinite) {
+                        // The step's leaves die with its manager; the optimiser must not hand them out again.
+                        optimizer.zeroGradients();
                         return new StepStats(loss, Map.of(), Map.of(), Double.NaN, reason);
                     }
                     throw new RunFailure(reason + "; lower optimizer.lr, check the data for NaN or Inf, or lower a loss's"
@@ -667,7 +682,7 @@ public final class Trainer {
                 }
                 collector.backward(sum);
             }
-            double gradNorm = gradientNorm(optimizer);
+            double gradNorm = optimizer.gradientNorm();
             if (!Double.isFinite(gradNorm)) {
                 String reason = "the gradients are not finite at step " + step + " although the loss is, in "
                         + nonFiniteParameters(optimizer);
@@ -677,8 +692,10 @@ public final class Trainer {
                 }
                 throw new RunFailure(reason + "; lower optimizer.lr, or look for a division by a norm that can be 0");
             }
-            clipGradients(optimizer, train.gradClip(), gradNorm);
-            optimizer.step(lr);
+            double maxNorm = train.gradClip();
+            // Clipping the global norm ("On the difficulty of training recurrent neural networks", Pascanu et
+            // al., 2013) scales the gradients; the optimiser applies the scale as it reads them.
+            optimizer.step(lr, maxNorm > 0 && gradNorm > maxNorm ? (float) (maxNorm / (gradNorm + 1e-6)) : 1f);
             optimizer.zeroGradients();
             for (WeightedLoss weighted : plan.losses()) {
                 weighted.loss().afterStep(encoded, context);
@@ -772,24 +789,6 @@ public final class Trainer {
         }
         NDArray bad = array.isNaN().logicalOr(array.isInfinite());
         return bad.toType(DataType.INT64, false).sum().getLong();
-    }
-
-    /** The global gradient norm, in float64: float32 squares overflow long before the gradients themselves do. */
-    private static double gradientNorm(AdamW optimizer) {
-        NDArray sumOfSquares = null;
-        for (NDArray gradient : optimizer.gradients()) {
-            NDArray squares = gradient.toType(DataType.FLOAT64, false).square().sum();
-            sumOfSquares = sumOfSquares == null ? squares : sumOfSquares.add(squares);
-        }
-        return sumOfSquares == null ? 0 : Math.sqrt(scalar(sumOfSquares));
-    }
-
-    /** Clips the global gradient norm ("On the difficulty of training recurrent neural networks", Pascanu et al., 2013). */
-    private static void clipGradients(AdamW optimizer, double maxNorm, double norm) {
-        if (maxNorm > 0 && norm > maxNorm) {
-            float scale = (float) (maxNorm / (norm + 1e-6));
-            optimizer.gradients().forEach(g -> g.muli(scale));
-        }
     }
 
     /** A scalar's value whatever its floating-point type (DJL promotes some scalar arithmetic to float64). */

@@ -1,7 +1,10 @@
 package dev.modalign.core.train;
 
 import dev.modalign.api.Scalars;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -10,6 +13,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import dev.modalign.core.config.ExperimentSpec.OptimizerSpec;
 import java.util.List;
@@ -74,6 +78,128 @@ class AdamWTest {
                 }
                 assertEquals(0f, w.getArray().getGradient().abs().sum().getFloat(), "gradients are zeroed after a step");
             }
+        }
+    }
+
+    /**
+     * The fused CPU pass against the chain of engine operations per parameter, on parameters large
+     * enough to be split over two threads, with gradients from the store's leaves, a parameter read
+     * directly (a loss's scalar), learning rates that change and a clipping scale. The first update
+     * agrees to float32 rounding; after it the two sets of weights differ in the last bit, so do the
+     * next gradients, and Adam's normalised step m / sqrt(v) magnifies that where a gradient is near
+     * 0: the weights then agree to 1e-5 (a thousandth of the learning rate; a missing decay or bias
+     * correction is a hundred times that), the moments, linear in the gradients and the clipping
+     * scale, to a thousandth of their largest value.
+     */
+    @Test
+    void theFusedPassMatchesThePerParameterChain() {
+        OptimizerSpec spec = new OptimizerSpec("adamw", 0.01, 0.1, 0.9, 0.999, 1e-8);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(3);
+            float[] matrix = manager.randomNormal(new Shape(300, 230)).toFloatArray();
+            float[] bias = manager.randomNormal(new Shape(230)).toFloatArray();
+            float[] input = manager.randomNormal(new Shape(16, 300)).toFloatArray();
+            List<Parameter> fusedParameters = List.of(parameter(manager, "w", new Shape(300, 230), matrix),
+                    parameter(manager, "b", new Shape(230), bias), parameter(manager, "s", new Shape(), new float[] {0.5f}));
+            List<Parameter> chainParameters = List.of(parameter(manager, "w", new Shape(300, 230), matrix),
+                    parameter(manager, "b", new Shape(230), bias), parameter(manager, "s", new Shape(), new float[] {0.5f}));
+            AdamW fused = new AdamW(fusedParameters, spec, manager, 2);
+            AdamW chain = new AdamW(chainParameters, spec, manager, 2);
+            assertTrue(fused.fused(), "float32 CPU parameters take the fused pass");
+            NDArray x = manager.create(input, new Shape(16, 300));
+            double[] rates = {0.01, 0.02, 0.005, 0.01};
+            float[] scales = {1f, 0.25f, 1f, 0.5f};
+            for (int t = 0; t < rates.length; t++) {
+                try (NDManager step = manager.newSubManager()) {
+                    double fusedNorm = backward(fused, fusedParameters, x, step);
+                    double chainNorm = backward(chain, chainParameters, x, step);
+                    assertEquals(expectedNorm(chain), fusedNorm, 1e-9 * fusedNorm, "the fused norm at step " + t);
+                    assertEquals(fusedNorm, chainNorm, 1e-9 * fusedNorm, "both see the same gradients at step " + t);
+                    fused.step(rates[t], scales[t]);
+                    chain.stepPerParameter(rates[t], scales[t]);
+                    fused.zeroGradients();
+                    chain.zeroGradients();
+                }
+                for (int i = 0; i < fusedParameters.size(); i++) {
+                    assertClose(chainParameters.get(i).getArray().toFloatArray(),
+                            fusedParameters.get(i).getArray().toFloatArray(), t == 0 ? 2e-6f : 1e-5f, 0f,
+                            "parameter " + i + " after step " + t);
+                }
+            }
+            List<NDArray> fusedState = fused.arrays();
+            List<NDArray> chainState = chain.arrays();
+            assertEquals(chainState.size(), fusedState.size());
+            for (int i = 0; i < fusedState.size(); i++) {
+                float[] expected = chainState.get(i).toFloatArray();
+                float largest = 0;
+                for (float value : expected) {
+                    largest = Math.max(largest, Math.abs(value));
+                }
+                assertClose(expected, fusedState.get(i).toFloatArray(), 1e-3f * largest, 0f, "state array " + i);
+            }
+        }
+    }
+
+    /**
+     * Gradients start from nothing at each step (PyTorch's set_to_none): the store's leaves get a
+     * fresh gradient, the parameters themselves none, and a second step's gradient is that step's alone.
+     */
+    @Test
+    void leavesGiveEachStepItsOwnGradient() {
+        OptimizerSpec spec = new OptimizerSpec("adamw", 0.1, 0.0, 0.9, 0.999, 1e-8);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Parameter w = parameter(manager, "w", new Shape(2), new float[] {1f, -2f});
+            AdamW adam = new AdamW(List.of(w), spec, manager);
+            ParameterStore store = adam.parameterStore(manager);
+            for (int t = 1; t <= 2; t++) {
+                try (NDManager step = manager.newSubManager()) {
+                    step.tempAttachAll(w.getArray());
+                    float[] current = w.getArray().toFloatArray();
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        // loss = t * sum(w^2): gradient 2 t w
+                        NDArray value = store.getValue(w, w.getArray().getDevice(), true);
+                        collector.backward(Scalars.mul(value.square().sum(), t));
+                    }
+                    float[] expected = {2f * t * current[0], 2f * t * current[1]};
+                    assertArrayEquals(expected, adam.gradients().get(0).toFloatArray(), 1e-6f, "step " + t);
+                    assertEquals(Math.hypot(expected[0], expected[1]), adam.gradientNorm(), 1e-5);
+                    adam.step(0.1);
+                    adam.zeroGradients();
+                }
+            }
+            assertNull(ai.djl.pytorch.jni.JniUtils.getGradient((ai.djl.pytorch.engine.PtNDArray) w.getArray()),
+                    "the parameter itself never gets a gradient");
+        }
+    }
+
+    /** A backward pass of sum(tanh(x w + b)^2) * s through the store, s read directly; the optimiser's norm. */
+    private static double backward(AdamW adam, List<Parameter> parameters, NDArray x, NDManager step) {
+        step.tempAttachAll(adam.arrays().toArray(new NDArray[0])); // the weights among them
+        ParameterStore store = adam.parameterStore(step);
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray w = store.getValue(parameters.get(0), x.getDevice(), true);
+            NDArray b = store.getValue(parameters.get(1), x.getDevice(), true);
+            NDArray s = parameters.get(2).getArray();
+            NDArray loss = x.matMul(w).add(b).tanh().square().sum().mul(s);
+            collector.backward(loss);
+        }
+        return adam.gradientNorm();
+    }
+
+    private static double expectedNorm(AdamW adam) {
+        double sum = 0;
+        for (NDArray gradient : adam.gradients()) {
+            for (float value : gradient.toFloatArray()) {
+                sum += (double) value * value;
+            }
+        }
+        return Math.sqrt(sum);
+    }
+
+    private static void assertClose(float[] expected, float[] actual, float absolute, float relative, String what) {
+        assertEquals(expected.length, actual.length, what);
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], absolute + relative * Math.abs(expected[i]), what + " [" + i + "]");
         }
     }
 

@@ -113,7 +113,13 @@ class CheckpointTest {
         long lastStep = 0;
         for (int i = 0; i < kills; i++) {
             Process writer = ChildJvm.startMain(CheckpointTest.class.getName(), dir.resolve("writer.log"), dir, root.toString());
-            Thread.sleep(400 + random.nextInt(800));
+            // A loaded machine can take seconds to start a JVM: kill at a random moment once the writer is writing.
+            long deadline = System.currentTimeMillis() + 120_000;
+            while (writer.isAlive() && (!Files.isDirectory(root) || Checkpoint.list(root).isEmpty())
+                    && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            Thread.sleep(random.nextInt(800));
             writer.destroyForcibly();
             assertTrue(writer.waitFor(30, TimeUnit.SECONDS));
             for (Path checkpoint : Checkpoint.list(root)) {

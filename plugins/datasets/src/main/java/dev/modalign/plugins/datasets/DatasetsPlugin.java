@@ -3,12 +3,14 @@ package dev.modalign.plugins.datasets;
 import dev.modalign.api.ComponentFactory;
 import dev.modalign.api.DatasetSource;
 import dev.modalign.api.ModalignApi;
+import dev.modalign.api.Modality;
 import dev.modalign.api.Plugin;
 import java.util.List;
 
 /**
- * Dataset sources: a generated image-caption set (the quickstart's data), CSV/TSV/JSONL manifests and
- * class folders.
+ * Dataset sources: a generated image-caption set (the quickstart's data), CSV/TSV/JSONL manifests,
+ * class folders and generated vectors (the benchmark's data), with the {@code vector} modality that
+ * reads vectors.
  */
 public final class DatasetsPlugin implements Plugin {
 
@@ -39,6 +41,21 @@ public final class DatasetsPlugin implements Plugin {
             ClassFoldersSource.Params.class,
             ClassFoldersSource::new);
 
+    /** {@code source: random}: generated vectors for benchmarks and smoke tests. */
+    static final ComponentFactory<RandomVectorsSource.Params, DatasetSource> RANDOM = ComponentFactory.of(
+            "random",
+            "Generated float vectors of given lengths, one field per entry of dims (mean 0, variance 1), made once per"
+                    + " record and kept: inputs for benchmarks with no reading or decoding cost",
+            RandomVectorsSource.Params.class,
+            RandomVectorsSource::new);
+
+    /** {@code modality: vector}: fixed-length float vectors, as {@code random} makes them or a manifest holds them. */
+    static final ComponentFactory<VectorModality.Params, Modality<?>> VECTOR = ComponentFactory.of(
+            "vector",
+            "Fixed-length float vectors (float[] fields, or numbers in text) collated as float32 [B, size], for mlp",
+            VectorModality.Params.class,
+            VectorModality::new);
+
     @Override
     public String name() {
         return "datasets";
@@ -56,6 +73,11 @@ public final class DatasetsPlugin implements Plugin {
 
     @Override
     public List<ComponentFactory<?, DatasetSource>> datasetSources() {
-        return List.of(SHAPES, MANIFEST, FOLDERS);
+        return List.of(SHAPES, MANIFEST, FOLDERS, RANDOM);
+    }
+
+    @Override
+    public List<ComponentFactory<?, Modality<?>>> modalities() {
+        return List.of(VECTOR);
     }
 }

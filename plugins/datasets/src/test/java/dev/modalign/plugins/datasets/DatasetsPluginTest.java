@@ -20,8 +20,9 @@ class DatasetsPluginTest {
         assertEquals("datasets", plugin.name());
         assertEquals("0.1.0", plugin.version());
         assertEquals(ModalignApi.VERSION, plugin.apiVersion());
-        assertEquals(List.of("shapes", "manifest", "folders"),
+        assertEquals(List.of("shapes", "manifest", "folders", "random"),
                 plugin.datasetSources().stream().map(ComponentFactory::name).toList());
+        assertEquals(List.of("vector"), plugin.modalities().stream().map(ComponentFactory::name).toList());
         assertEquals(List.of(), plugin.losses());
     }
 }

@@ -1,0 +1,204 @@
+package dev.modalign.core.bench;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.modalign.core.compose.RunComposer;
+import dev.modalign.core.compose.RunPlan;
+import dev.modalign.core.plugin.PluginRegistry;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs the benchmark and prints it: for each configuration and thread count, {@code runs} runs of the
+ * framework's step and of the PyTorch reference, alternating which goes first so that a drift in the
+ * machine's load falls on both, then the medians and their ratio; finally a table of everything.
+ *
+ * <p>GFLOP/s are the FLOPs of one step (forward and backward, counted on the reference's identical
+ * model by torch.utils.flop_counter: matrix products, convolutions and attention, not element-wise
+ * work) times steps/s. Peak memory is the process's peak resident size during a run: the JVM's heap
+ * counts on the modalign side and the Python interpreter with torch on the other.
+ */
+public final class BenchReport {
+
+    private final PluginRegistry registry;
+    private final Path cacheDir;
+    private final String device;
+    private final PytorchReference reference;
+    private final PrintStream out;
+    private final List<Row> rows = new ArrayList<>();
+
+    /** One line of the final table. */
+    record Row(String config, int threads, int batchSize, Samples modalign, Samples pytorch, double flopsPerStep,
+            Samples samplesPerSecond, Samples dataShare, Samples trackingShare, Samples peak, Samples pytorchPeak) {}
+
+    public BenchReport(PluginRegistry registry, Path cacheDir, String device, PytorchReference reference, PrintStream out) {
+        this.registry = registry;
+        this.cacheDir = cacheDir;
+        this.device = device;
+        this.reference = reference;
+        this.out = out;
+    }
+
+    /** The step benchmark of every configuration at every thread count. */
+    public void steps(List<Path> configs, List<String> assignments, List<Integer> threadCounts, int runs, int warmup,
+            int steps) {
+        StepBenchmark bench = new StepBenchmark(registry, cacheDir, device);
+        out.printf("modalign bench: %d configurations x threads %s, %d runs of %d warm-up + %d timed steps each; %s%n",
+                configs.size(), threadCounts, runs, warmup, steps, reference == null ? "no PyTorch reference"
+                        : "PyTorch eager reference " + reference.python());
+        out.printf("machine: %d cores, load average %s; engine %s %s%n", Runtime.getRuntime().availableProcessors(),
+                loadAverage(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion());
+        Map<Integer, Double> referenceGemm = new LinkedHashMap<>();
+        for (int threads : threadCounts) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+            try (NDManager manager = NDManager.newBaseManager(device())) {
+                out.printf("GEMM 2048^3 at %d thread%s: modalign (DJL) %.1f GFLOP/s%n", threads, threads == 1 ? "" : "s",
+                        Gemm.gflops(manager, 2048, 5));
+            }
+        }
+        for (Path config : configs) {
+            String name = config.getFileName().toString().replaceFirst("\\.yaml$", "");
+            RunPlan plan = new RunComposer(registry, cacheDir).compose(config, assignments);
+            int batchSize = plan.spec().train().batchSize();
+            Path card = reference == null ? null : PytorchReference.writeCard(plan);
+            try {
+                for (int threads : threadCounts) {
+                    out.printf("%n%s (batch %d), %d thread%s%n", name, batchSize, threads, threads == 1 ? "" : "s");
+                    List<StepBenchmark.Measurement> ours = new ArrayList<>();
+                    List<PytorchReference.Measurement> theirs = new ArrayList<>();
+                    for (int run = 0; run < runs; run++) {
+                        boolean gemm = !referenceGemm.containsKey(threads);
+                        PytorchReference.Measurement before = run % 2 == 1 && card != null
+                                ? reference.run(card, threads, warmup, steps, gemm) : null;
+                        StepBenchmark.Measurement mine = bench.run(config, assignments, threads, warmup, steps);
+                        PytorchReference.Measurement other = before != null ? before
+                                : card != null ? reference.run(card, threads, warmup, steps, gemm) : null;
+                        ours.add(mine);
+                        if (other != null) {
+                            theirs.add(other);
+                            if (gemm && !Double.isNaN(other.gemmGflops())) {
+                                referenceGemm.put(threads, other.gemmGflops());
+                                out.printf("  GEMM 2048^3 at %d thread%s: PyTorch %s %.1f GFLOP/s%n", threads,
+                                        threads == 1 ? "" : "s", other.torchVersion(), other.gemmGflops());
+                            }
+                        }
+                        out.printf("  run %d: modalign %.2f steps/s (data %.2f%%, tracking %.3f%%, peak %s, loss %.4f)%s%n",
+                                run + 1, mine.stepsPerSecond(), 100 * mine.dataShare(), 100 * mine.trackingShare(),
+                                PeakMemory.format(mine.peakBytes()), mine.finalLoss(),
+                                other == null ? "" : String.format("; PyTorch %.2f steps/s (peak %s)", other.stepsPerSecond(),
+                                        PeakMemory.format(other.peakBytes())));
+                    }
+                    double referenceValues = theirs.isEmpty() ? Double.NaN : theirs.get(0).parameters();
+                    if (!Double.isNaN(referenceValues) && referenceValues != ours.get(0).parameters()) {
+                        out.printf("  warning: the PyTorch reference trains %.0f values and modalign %d: the models differ,"
+                                + " and the ratio compares different work%n", referenceValues, ours.get(0).parameters());
+                    }
+                    double flops = theirs.isEmpty() ? Double.NaN : theirs.get(0).flopsPerStep();
+                    Row row = new Row(name, threads, batchSize, Samples.of(ours, StepBenchmark.Measurement::stepsPerSecond),
+                            Samples.of(theirs, PytorchReference.Measurement::stepsPerSecond), flops,
+                            Samples.of(ours, StepBenchmark.Measurement::samplesPerSecond),
+                            Samples.of(ours, StepBenchmark.Measurement::dataShare),
+                            Samples.of(ours, StepBenchmark.Measurement::trackingShare),
+                            Samples.of(ours, m -> m.peakBytes() < 0 ? Double.NaN : m.peakBytes()),
+                            Samples.of(theirs, m -> m.peakBytes() < 0 ? Double.NaN : m.peakBytes()));
+                    rows.add(row);
+                    out.printf("  median: modalign %s steps/s, %.0f samples/s, %s GFLOP/s; PyTorch %s steps/s; ratio %s%n",
+                            row.modalign().format("%.2f"), row.samplesPerSecond().median(),
+                            gflops(flops, row.modalign().median()), row.pytorch().format("%.2f"), ratio(row));
+                }
+            } finally {
+                if (card != null) {
+                    card.toFile().delete();
+                }
+            }
+        }
+        table();
+    }
+
+    private void table() {
+        out.printf("%nmedians of the runs above; ratio = modalign / PyTorch steps/s; data and tracking: share of modalign's"
+                + " step time waiting for the batch and logging metrics%n");
+        out.println("| configuration | threads | modalign steps/s | PyTorch steps/s | ratio | samples/s | GFLOP/s modalign"
+                + " / PyTorch | peak RSS modalign / PyTorch | data | tracking |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|");
+        for (Row row : rows) {
+            out.printf("| %s (batch %d) | %d | %.2f | %s | %s | %.0f | %s / %s | %s / %s | %.2f%% | %.3f%% |%n", row.config(),
+                    row.batchSize(), row.threads(), row.modalign().median(),
+                    row.pytorch().count() == 0 ? "-" : String.format("%.2f", row.pytorch().median()), ratio(row),
+                    row.samplesPerSecond().median(), gflops(row.flopsPerStep(), row.modalign().median()),
+                    gflops(row.flopsPerStep(), row.pytorch().median()), PeakMemory.format(row.peak().median()),
+                    PeakMemory.format(row.pytorchPeak().median()), 100 * row.dataShare().median(),
+                    100 * row.trackingShare().median());
+        }
+    }
+
+    /** Retrieval over N x N random embeddings with the configuration's first two towers, beside the bare products. */
+    public void retrieval(Path config, List<String> assignments, int records, int dim) {
+        List<String> settings = new ArrayList<>(assignments);
+        RunPlan probe = new RunComposer(registry, cacheDir).compose(config, settings);
+        String first = probe.towers().get(0).name();
+        String second = probe.towers().get(1).name();
+        settings.add("evaluate=[{type: retrieval, towers: [" + first + ", " + second + "], k: [1, 5, 10]}]");
+        if (probe.eval() == null) {
+            settings.add("data.eval=" + yamlOf(probe));
+        }
+        RunPlan plan = new RunComposer(registry, cacheDir).compose(config, settings);
+        RunPlan.NamedEvaluator evaluator = plan.evaluators().get(0);
+        Object blockSize = ((Map<?, ?>) ((List<?>) plan.resolved().get("evaluate")).get(0)).get("block_size");
+        int block = blockSize instanceof Number number ? number.intValue() : 1024;
+        int threads = Math.max(1, plan.spec().train().threads());
+        Engine.getInstance(); // loads the native library before its thread count is set
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        out.printf("%nretrieval: %d x %d random embeddings of size %d, both directions, blocks of %d queries, %d thread%s%n",
+                records, records, dim, block, threads, threads == 1 ? "" : "s");
+        RetrievalBenchmark.Result result = RetrievalBenchmark.run(evaluator.evaluator(), List.of(first, second), records,
+                dim, block, device(), plan.spec().seed());
+        double flops = 2.0 * 2.0 * records * (double) records * dim;
+        out.printf("  retrieval evaluator: %.1f s (%.1f GFLOP/s of its products), peak RSS %s%n", result.evaluatorSeconds(),
+                flops / result.evaluatorSeconds() / 1e9, PeakMemory.format(result.evaluatorPeakBytes()));
+        out.printf("  the same products alone: %.1f s (%.1f GFLOP/s), peak RSS %s; evaluator / products: %.2fx%n",
+                result.gemmSeconds(), flops / result.gemmSeconds() / 1e9, PeakMemory.format(result.gemmPeakBytes()),
+                result.evaluatorSeconds() / result.gemmSeconds());
+        out.printf("  %s/R_at_1 = %.6f (chance %.6f)%n", first + "_to_" + second,
+                result.metrics().getOrDefault(first + "_to_" + second + "/R_at_1", Double.NaN),
+                result.metrics().getOrDefault(first + "_to_" + second + "/chance_R_at_1", Double.NaN));
+    }
+
+    /** The training source as an inline YAML value, standing in for data.eval: the embeddings are random anyway. */
+    private static String yamlOf(RunPlan plan) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> train = (Map<String, Object>) ((Map<String, Object>) plan.resolved().get("data")).get("train");
+        org.yaml.snakeyaml.DumperOptions options = new org.yaml.snakeyaml.DumperOptions();
+        options.setDefaultFlowStyle(org.yaml.snakeyaml.DumperOptions.FlowStyle.FLOW);
+        options.setWidth(Integer.MAX_VALUE);
+        return new org.yaml.snakeyaml.Yaml(options).dump(train).strip();
+    }
+
+    private Device device() {
+        return device.equals("gpu") ? Device.gpu() : Device.cpu();
+    }
+
+    private static String ratio(Row row) {
+        return row.pytorch().count() == 0 ? "-" : String.format("%.2fx", row.modalign().median() / row.pytorch().median());
+    }
+
+    private static String gflops(double flopsPerStep, double stepsPerSecond) {
+        return Double.isNaN(flopsPerStep) || Double.isNaN(stepsPerSecond) ? "-"
+                : String.format("%.1f", flopsPerStep * stepsPerSecond / 1e9);
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/loadavg")).split("\\s+");
+            return parts[0] + " " + parts[1] + " " + parts[2];
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+}

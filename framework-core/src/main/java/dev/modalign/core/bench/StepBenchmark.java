@@ -1,0 +1,146 @@
+package dev.modalign.core.bench;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import dev.modalign.api.Tracker;
+import dev.modalign.core.compose.RunModule;
+import dev.modalign.core.compose.RunPlan;
+import dev.modalign.core.plugin.PluginRegistry;
+import dev.modalign.core.train.RunResult;
+import dev.modalign.core.train.StepListener;
+import dev.modalign.core.train.Trainer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Times the framework's real training step on one configuration: the experiment is composed and run
+ * by the {@link Trainer} as {@code modalign run} does (loader threads, augmentation, the towers, the
+ * weighted losses, backward, gradient clipping, AdamW, the tracker writing its records), for
+ * {@code warmup + steps} steps with no evaluation, and the steps after the warm-up are timed.
+ *
+ * @param registry the plugins
+ * @param cacheDir the components' cache directory
+ * @param device auto, cpu or gpu
+ */
+public record StepBenchmark(PluginRegistry registry, Path cacheDir, String device) {
+
+    /**
+     * One run's measurement over the timed steps.
+     *
+     * @param stepsPerSecond timed steps over their wall time, first step's request for data to last step's end
+     * @param samplesPerSecond records over the same time
+     * @param dataShare the fraction of that time the steps waited for their batch (loading not ahead, collation)
+     * @param trackingShare the fraction spent logging metrics to the tracker
+     * @param peakBytes the process's peak resident memory during the run, or -1
+     * @param finalLoss the last step's loss
+     * @param parameters the number of trained values (towers that are not frozen, and the losses' parameters)
+     */
+    public record Measurement(double stepsPerSecond, double samplesPerSecond, double dataShare, double trackingShare,
+            long peakBytes, double finalLoss, long parameters) {}
+
+    /**
+     * Composes {@code file} with {@code assignments}, the thread count and the step count, trains it and
+     * returns the timing of the steps after {@code warmup}.
+     */
+    public Measurement run(Path file, List<String> assignments, int threads, int warmup, int steps) {
+        if (steps < 1 || warmup < 0) {
+            throw new IllegalArgumentException("steps must be >= 1 and warmup >= 0, found " + steps + " and " + warmup);
+        }
+        List<String> settings = new ArrayList<>(assignments);
+        settings.add("train.threads=" + threads);
+        settings.add("train.max_steps=" + (warmup + steps));
+        settings.add("evaluate=[]");
+        Path runsDir = temporaryDirectory();
+        List<StepListener.StepTime> times = new ArrayList<>();
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+        try {
+            Injector injector = Guice.createInjector(new RunModule(registry, file,
+                    new RunModule.Overrides(null, runsDir, device, settings), cacheDir, quiet));
+            RunPlan plan = injector.getInstance(RunPlan.class);
+            long perEpoch = plan.train().source().size() / plan.spec().train().batchSize();
+            if ((long) plan.spec().train().epochs() * perEpoch < warmup + steps) {
+                throw new IllegalArgumentException(file + ": train.epochs x batches per epoch = "
+                        + plan.spec().train().epochs() * perEpoch + " steps, fewer than the " + (warmup + steps)
+                        + " the bench runs; raise train.epochs in the file");
+            }
+            Trainer trainer = injector.getInstance(Trainer.class).listening(time -> {
+                if (time.step() >= warmup) {
+                    times.add(time);
+                }
+            });
+            // The previous run's garbage collected and, where the collector gives memory back, returned, so that
+            // each run's peak starts from the same floor.
+            System.gc();
+            PeakMemory.reset();
+            RunResult result;
+            try {
+                result = trainer.run();
+            } finally {
+                injector.getInstance(Tracker.class).close();
+            }
+            long peak = PeakMemory.peakBytes();
+            return measure(times, peak, result.finalLoss(), trainedValues(plan));
+        } finally {
+            deleteRecursively(runsDir);
+        }
+    }
+
+    /** The values the optimiser trained: every parameter of the towers not frozen that takes a gradient, and the losses'. */
+    static long trainedValues(RunPlan plan) {
+        long values = 0;
+        for (dev.modalign.core.compose.Tower tower : plan.towers()) {
+            if (!tower.frozen()) {
+                for (var entry : tower.encoder().block().getParameters()) {
+                    if (entry.getValue().requiresGradient() && entry.getValue().isInitialized()) {
+                        values += entry.getValue().getArray().size();
+                    }
+                }
+            }
+        }
+        for (RunPlan.WeightedLoss loss : plan.losses()) {
+            for (ai.djl.nn.Parameter parameter : loss.loss().parameters()) {
+                if (parameter.requiresGradient() && parameter.isInitialized()) {
+                    values += parameter.getArray().size();
+                }
+            }
+        }
+        return values;
+    }
+
+    static Measurement measure(List<StepListener.StepTime> times, long peakBytes, double finalLoss, long parameters) {
+        if (times.isEmpty()) {
+            throw new IllegalStateException("no step was timed");
+        }
+        long wall = times.get(times.size() - 1).endNanos() - times.get(0).startNanos();
+        long samples = times.stream().mapToLong(StepListener.StepTime::samples).sum();
+        long data = times.stream().mapToLong(StepListener.StepTime::dataNanos).sum();
+        long tracking = times.stream().mapToLong(StepListener.StepTime::trackingNanos).sum();
+        double seconds = wall / 1e9;
+        return new Measurement(times.size() / seconds, samples / seconds, data / (double) wall, tracking / (double) wall,
+                peakBytes, finalLoss, parameters);
+    }
+
+    private static Path temporaryDirectory() {
+        try {
+            return Files.createTempDirectory("modalign-bench");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void deleteRecursively(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (IOException e) {
+            // A temporary directory left behind is not worth failing the benchmark for.
+        }
+    }
+}
