@@ -134,6 +134,11 @@ public final class SweepRunner {
             try {
                 composer.compose(file, sets);
             } catch (UserError e) {
+                if (e.problems().stream().allMatch(SweepRunner::pluginFailure)) {
+                    // Not the sweep's input: a plugin throwing in its constructor. That trial fails on its own and is
+                    // recorded as failed; the other trials go on.
+                    continue;
+                }
                 List<UserError.Problem> problems = new ArrayList<>();
                 for (UserError.Problem problem : e.problems()) {
                     problems.add(new UserError.Problem(problem.file(), problem.line(), problem.column(), problem.key(),
@@ -144,6 +149,11 @@ public final class SweepRunner {
             }
         }
         return seen.size();
+    }
+
+    /** A problem that is a plugin's constructor throwing rather than a value that does not fit (see RunComposer). */
+    private static boolean pluginFailure(UserError.Problem problem) {
+        return problem.message().contains("' failed to create it: ");
     }
 
     /** The assignments of one trial: the command line's, the trial's, and the run's place in the sweep. */

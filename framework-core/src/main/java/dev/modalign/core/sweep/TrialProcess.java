@@ -92,8 +92,10 @@ final class TrialProcess {
 
     private static TrialOutcome read(Trial trial, Path result, int exit, double seconds, Path log) throws IOException {
         if (!Files.exists(result)) {
-            return new TrialOutcome(trial, RunStatus.FAILED, null, Map.of(), seconds, "the trial's process ended with exit code "
-                    + exit + " before reporting; last lines of " + log.getFileName() + ":\n" + tail(log, 8), log);
+            String tail = tail(log, 8);
+            String last = tail.lines().map(String::strip).filter(l -> !l.isEmpty()).reduce((a, b) -> b).orElse("no output");
+            return new TrialOutcome(trial, RunStatus.FAILED, null, Map.of(), seconds, "exit code " + exit
+                    + " before the run started: " + last + "\nlast lines of " + log.getFileName() + ":\n" + tail, log);
         }
         JsonObject json = JsonParser.parseString(Files.readString(result, StandardCharsets.UTF_8)).getAsJsonObject();
         Map<String, Double> metrics = new LinkedHashMap<>();

@@ -130,6 +130,20 @@ class SweepTest {
         assertFalse(Files.exists(dir.resolve("runs")), "no run is started");
     }
 
+    @Test
+    void aPluginThatThrowsInItsConstructorFailsItsTrialAndTheOthersGoOn() throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String yaml = Experiments.TINY + """
+                sweep:
+                  grid: {losses.0.fail_create: [false, true]}
+                """;
+        int code = run(Experiments.write(dir, "throwing.yaml", yaml), out);
+        String printed = out.toString(StandardCharsets.UTF_8);
+        assertEquals(Main.FAILURE, code, printed);
+        assertTrue(printed.contains("1 of 2 trials finished, 1 failed"), printed);
+        assertTrue(printed.contains("failed to create it"), "the failed trial says why:\n" + printed);
+    }
+
     private static void assertNotBlank(Path file) throws IOException {
         assertTrue(Files.exists(file) && !Files.readString(file).isBlank(), file + " is written");
     }
