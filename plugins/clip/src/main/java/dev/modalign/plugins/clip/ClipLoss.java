@@ -3,9 +3,7 @@ package dev.modalign.plugins.clip;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.ConstantInitializer;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
@@ -15,6 +13,7 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import dev.modalign.plugins.logitscale.LogitScale;
 import java.util.List;
 import java.util.Map;
 
@@ -75,16 +74,12 @@ public final class ClipLoss implements Loss {
     }
 
     /** The name of the learned parameter, as in CLIP's and OpenCLIP's checkpoints. */
-    static final String LOGIT_SCALE = "logit_scale";
+    static final String LOGIT_SCALE = LogitScale.NAME;
 
     private final String firstTower;
     private final String secondTower;
-    /** log(1 / temperature): the fixed logit scale, or the parameter's initial value. */
-    private final float initialLogitScale;
-    /** log(max_logit_scale), the cap on logit_scale; one float32 value in the forward clip and in afterStep. */
-    private final float logitScaleCap;
-    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
-    private final Parameter logitScale;
+    /** The temperature: fixed, or the learned, capped logit_scale. */
+    private final LogitScale logitScale;
 
     public ClipLoss(Params params, ComponentContext context) {
         List<String> towers = context.towers();
@@ -98,21 +93,12 @@ public final class ClipLoss implements Loss {
         }
         this.firstTower = towers.get(0);
         this.secondTower = towers.get(1);
-        this.initialLogitScale = (float) Math.log(1 / params.temperature());
-        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
-        this.logitScale = params.learnable()
-                ? Parameter.builder()
-                        .setName(LOGIT_SCALE)
-                        .setType(Parameter.Type.OTHER)
-                        .optShape(new Shape())
-                        .optInitializer(new ConstantInitializer(initialLogitScale))
-                        .build()
-                : null;
+        this.logitScale = new LogitScale(params.temperature(), params.learnable(), params.maxLogitScale());
     }
 
     @Override
     public List<Parameter> parameters() {
-        return logitScale == null ? List.of() : List.of(logitScale);
+        return logitScale.parameters();
     }
 
     @Override
@@ -123,7 +109,7 @@ public final class ClipLoss implements Loss {
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
 
-        NDArray clippedLogitScale = clippedLogitScale(manager, dataType);
+        NDArray clippedLogitScale = logitScale.clipped(manager, dataType);
         // Figure 3: logits = np.dot(I_e, T_e.T) * np.exp(t)
         NDArray logits = a.matMul(b.transpose()).mul(clippedLogitScale.exp());
 
@@ -141,32 +127,9 @@ public final class ClipLoss implements Loss {
     /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it (Section 2.5). */
     @Override
     public void afterStep(EncodedBatch batch, StepContext context) {
-        if (logitScale == null) {
-            return;
-        }
-        NDArray array = logitScale.getArray();
-        if (array.getFloat() > logitScaleCap) {
-            array.set(new float[] {logitScaleCap});
-        }
+        logitScale.capAfterStep();
     }
 
-    /**
-     * The log-scale for this step, clipped to log(max_logit_scale), in the step's manager. The clip is
-     * inclusive: at exactly the cap the gradient still passes, so the scale can learn its way down.
-     */
-    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
-        NDArray raw;
-        if (logitScale == null) {
-            raw = manager.create(initialLogitScale).toType(dataType, false);
-        } else {
-            // A copying toType is differentiable (duplicate() is not: it detaches). Moving the copy to
-            // the step's manager keeps the arrays of the ops below out of the parameter's manager,
-            // which lives as long as the run.
-            raw = logitScale.getArray().toType(dataType, true);
-            raw.attach(manager);
-        }
-        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
-    }
 
     /** In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. */
     private static NDArray accuracy(NDArray logits, NDManager manager) {

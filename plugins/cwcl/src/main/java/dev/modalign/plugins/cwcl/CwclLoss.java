@@ -3,9 +3,7 @@ package dev.modalign.plugins.cwcl;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.ConstantInitializer;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
@@ -15,6 +13,7 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import dev.modalign.plugins.logitscale.LogitScale;
 import java.util.List;
 import java.util.Map;
 
@@ -98,15 +97,13 @@ public final class CwclLoss implements Loss {
     }
 
     /** The name of the learned parameter, as in CLIP's checkpoints. */
-    static final String LOGIT_SCALE = "logit_scale";
+    static final String LOGIT_SCALE = LogitScale.NAME;
 
     private final String firstTower;
     private final String secondTower;
     private final String teacher;
-    private final float initialLogitScale;
-    private final float logitScaleCap;
-    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
-    private final Parameter logitScale;
+    /** The temperature: fixed, or the learned, capped logit_scale. */
+    private final LogitScale logitScale;
 
     public CwclLoss(Params params, ComponentContext context) {
         List<String> towers = context.towers();
@@ -129,16 +126,7 @@ public final class CwclLoss implements Loss {
         this.firstTower = towers.get(0);
         this.secondTower = towers.get(1);
         this.teacher = params.teacher();
-        this.initialLogitScale = (float) Math.log(1 / params.temperature());
-        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
-        this.logitScale = params.learnable()
-                ? Parameter.builder()
-                        .setName(LOGIT_SCALE)
-                        .setType(Parameter.Type.OTHER)
-                        .optShape(new Shape())
-                        .optInitializer(new ConstantInitializer(initialLogitScale))
-                        .build()
-                : null;
+        this.logitScale = new LogitScale(params.temperature(), params.learnable(), params.maxLogitScale());
     }
 
     /** A tower's embedding size; a name the run has no tower for is reported by the key that gave it. */
@@ -153,7 +141,7 @@ public final class CwclLoss implements Loss {
 
     @Override
     public List<Parameter> parameters() {
-        return logitScale == null ? List.of() : List.of(logitScale);
+        return logitScale.parameters();
     }
 
     @Override
@@ -165,7 +153,7 @@ public final class CwclLoss implements Loss {
         DataType dataType = a.getDataType();
 
         NDArray weights = targets(batch.tower(teacher).embedding());
-        NDArray clippedLogitScale = clippedLogitScale(manager, dataType);
+        NDArray clippedLogitScale = logitScale.clipped(manager, dataType);
         NDArray logits = a.matMul(b.transpose()).mul(clippedLogitScale.exp());
 
         // Each direction is the cross-entropy between the row-normalised weights and the softmax of
@@ -208,27 +196,8 @@ public final class CwclLoss implements Loss {
     /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it, as CLIP does. */
     @Override
     public void afterStep(EncodedBatch batch, StepContext context) {
-        if (logitScale == null) {
-            return;
-        }
-        NDArray array = logitScale.getArray();
-        if (array.getFloat() > logitScaleCap) {
-            array.set(new float[] {logitScaleCap});
-        }
+        logitScale.capAfterStep();
     }
 
-    /** The log-scale for this step, clipped inclusively to log(max_logit_scale), in the step's manager. */
-    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
-        NDArray raw;
-        if (logitScale == null) {
-            raw = manager.create(initialLogitScale).toType(dataType, false);
-        } else {
-            // A copying toType stays differentiable (duplicate() detaches); attached to the step's manager,
-            // the arrays derived from it die with the step.
-            raw = logitScale.getArray().toType(dataType, true);
-            raw.attach(manager);
-        }
-        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
-    }
 
 }

@@ -3,9 +3,7 @@ package dev.modalign.plugins.filip;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.ConstantInitializer;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
@@ -16,6 +14,7 @@ import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
 import dev.modalign.api.TowerOutput;
+import dev.modalign.plugins.logitscale.LogitScale;
 import java.util.List;
 import java.util.Map;
 
@@ -75,14 +74,12 @@ public final class FilipLoss implements Loss {
     }
 
     /** The name of the learned parameter, as in CLIP's checkpoints. */
-    static final String LOGIT_SCALE = "logit_scale";
+    static final String LOGIT_SCALE = LogitScale.NAME;
 
     private final String firstTower;
     private final String secondTower;
-    private final float initialLogitScale;
-    private final float logitScaleCap;
-    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
-    private final Parameter logitScale;
+    /** The temperature: fixed, or the learned, capped logit_scale. */
+    private final LogitScale logitScale;
 
     public FilipLoss(Params params, ComponentContext context) {
         List<String> towers = context.towers();
@@ -92,21 +89,12 @@ public final class FilipLoss implements Loss {
         }
         this.firstTower = towers.get(0);
         this.secondTower = towers.get(1);
-        this.initialLogitScale = (float) Math.log(1 / params.temperature());
-        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
-        this.logitScale = params.learnable()
-                ? Parameter.builder()
-                        .setName(LOGIT_SCALE)
-                        .setType(Parameter.Type.OTHER)
-                        .optShape(new Shape())
-                        .optInitializer(new ConstantInitializer(initialLogitScale))
-                        .build()
-                : null;
+        this.logitScale = new LogitScale(params.temperature(), params.learnable(), params.maxLogitScale());
     }
 
     @Override
     public List<Parameter> parameters() {
-        return logitScale == null ? List.of() : List.of(logitScale);
+        return logitScale.parameters();
     }
 
     @Override
@@ -121,7 +109,7 @@ public final class FilipLoss implements Loss {
         TokenwiseSimilarity.BothDirections similarity = TokenwiseSimilarity.both(a,
                 TokenwiseSimilarity.maskOf(a, first.tokenMask()), b, TokenwiseSimilarity.maskOf(b, second.tokenMask()));
 
-        NDArray logScale = clippedLogitScale(manager, dataType);
+        NDArray logScale = logitScale.clipped(manager, dataType);
         NDArray scale = logScale.exp();
         NDArray firstToSecond = similarity.firstToSecond().mul(scale); // row i: a_i's tokens matched in every b_j
         NDArray secondToFirst = similarity.secondToFirst().mul(scale); // column j: b_j's tokens matched in every a_i
@@ -147,27 +135,9 @@ public final class FilipLoss implements Loss {
     /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it. */
     @Override
     public void afterStep(EncodedBatch batch, StepContext context) {
-        if (logitScale == null) {
-            return;
-        }
-        NDArray array = logitScale.getArray();
-        if (array.getFloat() > logitScaleCap) {
-            array.set(new float[] {logitScaleCap});
-        }
+        logitScale.capAfterStep();
     }
 
-    /** This step's log-scale, clipped inclusively to log(max_logit_scale), in the step's manager. */
-    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
-        NDArray raw;
-        if (logitScale == null) {
-            raw = manager.create(initialLogitScale).toType(dataType, false);
-        } else {
-            // A copying toType stays differentiable (duplicate() detaches); attached to the step's manager.
-            raw = logitScale.getArray().toType(dataType, true);
-            raw.attach(manager);
-        }
-        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
-    }
 
     /**
      * In-batch top-1 matching in each direction with its own similarity: record i of the first tower

@@ -3,9 +3,7 @@ package dev.modalign.plugins.pairwise;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.initializer.ConstantInitializer;
 import dev.modalign.api.ComponentContext;
 import dev.modalign.api.Default;
 import dev.modalign.api.Doc;
@@ -15,6 +13,7 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import dev.modalign.plugins.logitscale.LogitScale;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -104,17 +103,15 @@ public final class PairwiseLoss implements Loss {
     }
 
     /** The name of the learned parameter, as in CLIP's checkpoints. */
-    static final String LOGIT_SCALE = "logit_scale";
+    static final String LOGIT_SCALE = LogitScale.NAME;
 
     /** Two towers, by index into {@link #towers}, and the weight of their loss. */
     record Pair(int first, int second, String name, double weight) {}
 
     private final List<String> towers;
     private final List<Pair> pairs;
-    private final float initialLogitScale;
-    private final float logitScaleCap;
-    /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
-    private final Parameter logitScale;
+    /** The temperature: fixed, or the learned, capped logit_scale. */
+    private final LogitScale logitScale;
 
     public PairwiseLoss(Params params, ComponentContext context) {
         List<String> named = context.towers();
@@ -145,16 +142,7 @@ public final class PairwiseLoss implements Loss {
         }
         this.towers = List.copyOf(named);
         this.pairs = pairs(towers, params);
-        this.initialLogitScale = (float) Math.log(1 / params.temperature());
-        this.logitScaleCap = (float) Math.log(params.maxLogitScale());
-        this.logitScale = params.learnable()
-                ? Parameter.builder()
-                        .setName(LOGIT_SCALE)
-                        .setType(Parameter.Type.OTHER)
-                        .optShape(new Shape())
-                        .optInitializer(new ConstantInitializer(initialLogitScale))
-                        .build()
-                : null;
+        this.logitScale = new LogitScale(params.temperature(), params.learnable(), params.maxLogitScale());
     }
 
     /** A tower's embedding size, or null where the host has none (its encoder failed, reported on its own). */
@@ -229,7 +217,7 @@ public final class PairwiseLoss implements Loss {
 
     @Override
     public List<Parameter> parameters() {
-        return logitScale == null ? List.of() : List.of(logitScale);
+        return logitScale.parameters();
     }
 
     @Override
@@ -242,7 +230,7 @@ public final class PairwiseLoss implements Loss {
         NDArray first = normalised.get(0);
         int batchSize = Math.toIntExact(first.getShape().get(0));
         DataType dataType = first.getDataType();
-        NDArray clippedLogitScale = clippedLogitScale(manager, dataType);
+        NDArray clippedLogitScale = logitScale.clipped(manager, dataType);
         NDArray scale = clippedLogitScale.exp();
         NDArray diagonal = manager.eye(batchSize, batchSize, 0, dataType);
 
@@ -265,13 +253,7 @@ public final class PairwiseLoss implements Loss {
     /** Clips the learned log-scale to log(max_logit_scale) after the optimiser moved it, as CLIP does. */
     @Override
     public void afterStep(EncodedBatch batch, StepContext context) {
-        if (logitScale == null) {
-            return;
-        }
-        NDArray array = logitScale.getArray();
-        if (array.getFloat() > logitScaleCap) {
-            array.set(new float[] {logitScaleCap});
-        }
+        logitScale.capAfterStep();
     }
 
     /** (CE(S, diag) + CE(S^T, diag)) / 2, each cross-entropy the mean over rows of -log-softmax at the diagonal. */
@@ -281,18 +263,5 @@ public final class PairwiseLoss implements Loss {
         return Scalars.div(rows.add(columns), 2);
     }
 
-    /** The log-scale for this step, clipped inclusively to log(max_logit_scale), in the step's manager. */
-    private NDArray clippedLogitScale(NDManager manager, DataType dataType) {
-        NDArray raw;
-        if (logitScale == null) {
-            raw = manager.create(initialLogitScale).toType(dataType, false);
-        } else {
-            // A copying toType stays differentiable (duplicate() detaches); attached to the step's manager,
-            // the arrays derived from it die with the step.
-            raw = logitScale.getArray().toType(dataType, true);
-            raw.attach(manager);
-        }
-        return raw.clip(Float.NEGATIVE_INFINITY, logitScaleCap);
-    }
 
 }
