@@ -84,7 +84,7 @@ public final class LocalTracker implements Tracker {
 
     @Override
     public java.util.Optional<TrackedRun> resumeRun(String runId) {
-        Path dir = findRun(runId);
+        Path dir = runDir(runId).orElse(null);
         if (dir == null || !Files.isRegularFile(dir.resolve("run.json"))) {
             return java.util.Optional.empty();
         }
@@ -92,18 +92,6 @@ public final class LocalTracker implements Tracker {
             return java.util.Optional.of(LocalRun.resume(runId, dir));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot resume run " + runId + " in " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** The directory of a run in any experiment, or null. */
-    private Path findRun(String runId) {
-        if (!runId.matches("[A-Za-z0-9._-]+") || !Files.isDirectory(root)) {
-            return null;
-        }
-        try (java.util.stream.Stream<Path> experiments = Files.list(root)) {
-            return experiments.map(e -> e.resolve(runId)).filter(Files::isDirectory).findFirst().orElse(null);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + root + ": " + e.getMessage(), e);
         }
     }
 
