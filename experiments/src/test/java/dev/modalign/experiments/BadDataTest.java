@@ -85,6 +85,7 @@ class BadDataTest {
         Path file = experiment();
         Files.copy(dir.resolve("images/1.png"), dir.resolve("images/5.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Path runs = dir.resolve("runs-" + onDataError);
+        java.util.concurrent.atomic.AtomicReference<Exception> failure = new java.util.concurrent.atomic.AtomicReference<>();
         Thread remover = new Thread(() -> {
             try {
                 long deadline = System.currentTimeMillis() + 120_000;
@@ -92,8 +93,10 @@ class BadDataTest {
                     Path experimentRuns = runs.resolve("bad-data");
                     if (Files.isDirectory(experimentRuns)) {
                         try (java.util.stream.Stream<Path> found = Files.list(experimentRuns)) {
-                            Path run = found.findFirst().orElse(null);
-                            if (run != null && Files.readString(run.resolve("records.jsonl")).contains("\"train/loss\"")) {
+                            // The run's directory can appear before its records file: wait for both.
+                            Path records = found.map(run -> run.resolve("records.jsonl")).filter(Files::isRegularFile)
+                                    .findFirst().orElse(null);
+                            if (records != null && readQuietly(records).contains("\"train/loss\"")) {
                                 Files.delete(dir.resolve("images/9.png"));
                                 return;
                             }
@@ -102,15 +105,25 @@ class BadDataTest {
                     Thread.sleep(2);
                 }
             } catch (IOException | InterruptedException e) {
-                throw new IllegalStateException(e);
+                failure.set(e);
             }
         });
         remover.start();
         Cli.Result result = Cli.run("run", file.toString(), "--device", "cpu", "--runs-dir", runs.toString(),
-                "--set", "train.epochs=20", "--set", "train.log_every=1", "--set", "train.on_data_error=" + onDataError);
+                "--set", "train.epochs=60", "--set", "train.log_every=1", "--set", "train.on_data_error=" + onDataError);
         remover.join();
+        assertTrue(failure.get() == null, () -> "the remover failed: " + failure.get());
         assertTrue(!Files.exists(dir.resolve("images/9.png")), "the file was removed during the run");
         return result;
+    }
+
+    /** The records file is appended while it is read: a partial read is fine, a vanished one reads empty. */
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     @Test
