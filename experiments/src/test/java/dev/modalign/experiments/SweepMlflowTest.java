@@ -142,5 +142,11 @@ class SweepMlflowTest {
         assertEquals("1.0", aggregates.get("losses.1.fail_seed:2/eval/retrieval/image_to_text/R_at_1/n"));
         assertEquals("3.0", aggregates.get("sweep/trials_finished"));
         assertEquals("1.0", aggregates.get("sweep/trials_failed"));
+
+        // The parent trained nothing: rerunning it says what to rerun instead.
+        Cli.Result rerun = Cli.run("rerun", parentId, "--tracking-uri", server.uri());
+        assertEquals(2, rerun.code(), rerun.out() + rerun.err());
+        assertTrue(rerun.err().contains("is a sweep's parent run") && rerun.err().contains("modalign rerun TRIAL_RUN_ID"),
+                rerun.err());
     }
 }

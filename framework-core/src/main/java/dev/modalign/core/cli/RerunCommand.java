@@ -59,6 +59,16 @@ final class RerunCommand implements Callable<Integer> {
                     + (uri == null || uri.isBlank() ? runsDir.toAbsolutePath() : uri)
                     + "; give the id run printed (and --tracking-uri for a run in MLflow)"));
         }
+        if ("parent".equals(old.tags().get("modalign.sweep"))) {
+            throw new UserError("run '" + runId + "' is a sweep's parent run: it trained nothing itself; rerun one of"
+                    + " its trials (the child runs it lists) with modalign rerun TRIAL_RUN_ID, or the whole sweep with"
+                    + " modalign run on its experiment file (" + old.tags().getOrDefault("modalign.experiment_file", "?")
+                    + ")");
+        }
+        if (old.resolvedYaml().isBlank()) {
+            throw new UserError("run '" + runId + "' recorded no resolved configuration (resolved.yaml), so it cannot be"
+                    + " rerun; it was not made by modalign run, or its artifacts were deleted");
+        }
         Path file = writeConfiguration(old);
         String experimentFile = old.tags().get("modalign.experiment_file");
         Path baseDir = experimentFile == null ? null : Path.of(experimentFile).toAbsolutePath().getParent();
