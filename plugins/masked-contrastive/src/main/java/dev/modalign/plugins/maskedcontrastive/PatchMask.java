@@ -10,8 +10,8 @@ import java.util.Random;
 
 /**
  * Masks a share of an image's square patches, as SSAST masks spectrogram patches ("SSAST: Self-Supervised Audio
- * Spectrogram Transformer", Gong et al., AAAI 2022, section 2.2): exactly {@code round(ratio * N)} of the N
- * patches, drawn without replacement, every pixel of every channel set to {@code fill}.
+ * Spectrogram Transformer", Gong et al., AAAI 2022, section 2.2): with probability {@code p}, exactly {@code
+ * round(ratio * N)} of the N patches, drawn without replacement, every pixel of every channel set to {@code fill}.
  *
  * <p>The fill is outside [0, 1], where an image's pixels lie, so the mask travels in the example itself: the
  * {@code masked-patch} loss finds the masked patches in the tower's input (every value of a patch below its
@@ -26,13 +26,18 @@ public final class PatchMask implements Augmentation<ImageExample> {
                     + " grid: the cnn's tokens are 4 x 4 pixel cells at 32 px with three stages") @Default("4") int patch,
             @Doc("Share of the patches to mask, exactly round(ratio * patches)") @Default("0.5") double ratio,
             @Doc("The value every masked pixel takes; outside [0, 1] so that the loss can tell masked patches")
-                    @Default("-1.0") double fill) {
+                    @Default("-1.0") double fill,
+            @Doc("Probability that an image is masked at all; the others pass unmasked, so the tower also sees whole"
+                    + " images, as it will at evaluation") @Default("1.0") double p) {
         public Params {
             if (patch <= 0) {
                 throw new InvalidParamException("patch", "must be > 0, found " + patch);
             }
             if (!(ratio >= 0 && ratio <= 1)) {
                 throw new InvalidParamException("ratio", "is a share in [0, 1], found " + ratio);
+            }
+            if (!(p >= 0 && p <= 1)) {
+                throw new InvalidParamException("p", "is a probability in [0, 1], found " + p);
             }
             if (fill >= 0 && fill <= 1 || !Double.isFinite(fill)) {
                 throw new InvalidParamException("fill", "must be a finite value outside [0, 1] (pixels lie in it, and"
@@ -54,6 +59,9 @@ public final class PatchMask implements Augmentation<ImageExample> {
 
     @Override
     public ImageExample apply(ImageExample example, Random rng) {
+        if (rng.nextDouble() >= params.p()) {
+            return example;
+        }
         int p = params.patch();
         if (example.height() % p != 0 || example.width() % p != 0) {
             throw new IllegalArgumentException("patch-mask: a " + example.height() + "x" + example.width()

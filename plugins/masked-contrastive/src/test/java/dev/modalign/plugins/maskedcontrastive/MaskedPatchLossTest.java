@@ -172,7 +172,7 @@ class MaskedPatchLossTest extends ManagerPerTest {
     /** What patch-mask draws is what the loss finds, after the image modality's normalisation (x - 0.5) / 0.5. */
     @Test
     void theLossFindsExactlyThePatchesTheAugmentationMasked() {
-        PatchMask augmentation = new PatchMask(new PatchMask.Params(4, 0.4, -1.0), TestContext.builder().build());
+        PatchMask augmentation = new PatchMask(new PatchMask.Params(4, 0.4, -1.0, 1.0), TestContext.builder().build());
         MaskedPatchLoss loss = (MaskedPatchLoss) newLoss(new MaskedPatchLoss.Params(4, 10.0, -2.0), 8, 48);
         Random random = new Random(5);
         float[] pixels = new float[3 * 16 * 16];
@@ -222,7 +222,7 @@ class MaskedPatchLossTest extends ManagerPerTest {
                 () -> new MaskedPatchLoss.Params(0, 1.0, -2.0)).key());
         assertEquals("reconstruction_weight", assertThrows(InvalidParamException.class,
                 () -> new MaskedPatchLoss.Params(4, -1.0, -2.0)).key());
-        assertEquals("fill", assertThrows(InvalidParamException.class, () -> new PatchMask.Params(4, 0.5, 0.5)).key());
-        assertEquals("ratio", assertThrows(InvalidParamException.class, () -> new PatchMask.Params(4, 1.5, -1)).key());
+        assertEquals("fill", assertThrows(InvalidParamException.class, () -> new PatchMask.Params(4, 0.5, 0.5, 1.0)).key());
+        assertEquals("ratio", assertThrows(InvalidParamException.class, () -> new PatchMask.Params(4, 1.5, -1, 1.0)).key());
     }
 }

@@ -14,7 +14,7 @@ class PatchMaskContractTest extends AbstractAugmentationContractTest<PatchMask.P
 
     @Override
     protected PatchMask.Params params() {
-        return new PatchMask.Params(2, 0.5, -1.0);
+        return new PatchMask.Params(2, 0.5, -1.0, 1.0);
     }
 
     @Override
@@ -24,5 +24,24 @@ class PatchMaskContractTest extends AbstractAugmentationContractTest<PatchMask.P
             pixels[i] = (i % 17) / 16f;
         }
         return new ImageExample(pixels, 3, 8, 8);
+    }
+
+    /** With p = 0 no image is masked; with p = 1 every one is. */
+    @org.junit.jupiter.api.Test
+    void pIsTheProbabilityOfMaskingAnImage() {
+        ImageExample image = (ImageExample) example();
+        PatchMask never = new PatchMask(new PatchMask.Params(2, 0.5, -1.0, 0.0),
+                dev.modalign.testkit.TestContext.builder().build());
+        PatchMask always = new PatchMask(new PatchMask.Params(2, 0.5, -1.0, 1.0),
+                dev.modalign.testkit.TestContext.builder().build());
+        for (int seed = 0; seed < 10; seed++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(image.pixels(),
+                    never.apply(image, new java.util.Random(seed)).pixels());
+            long filled = 0;
+            for (float value : always.apply(image, new java.util.Random(seed)).pixels()) {
+                filled += value == -1f ? 1 : 0;
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(3 * 8 * 8 / 2, filled, "half the 16 patches, every channel");
+        }
     }
 }
