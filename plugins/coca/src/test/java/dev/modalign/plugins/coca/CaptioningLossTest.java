@@ -147,7 +147,7 @@ class CaptioningLossTest extends ManagerPerTest {
     }
 
     /**
-     * Two images, two captions: a few hundred Adam-free gradient steps on the decoder alone must make greedy
+     * Two images, two captions: 120 plain gradient steps on the decoder alone must make greedy
      * decoding say each image's own caption, which needs the cross-attention to the image.
      */
     @Test
@@ -158,7 +158,7 @@ class CaptioningLossTest extends ManagerPerTest {
         NDArray mask = manager.create(new float[] {1, 1, 1, 1, 1, 1, 1, 0}, new Shape(2, 4));
         double first = Double.NaN;
         double last = Double.NaN;
-        for (int i = 0; i < 300; i++) {
+        for (int i = 0; i < 120; i++) {
             try (NDManager step = manager.newSubManager()) {
                 EncodedBatch batch = batch(step, memory, null, ids, mask);
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -169,7 +169,7 @@ class CaptioningLossTest extends ManagerPerTest {
                 }
                 for (Parameter parameter : loss.parameters()) {
                     NDArray value = parameter.getArray();
-                    value.subi(value.getGradient().mul(0.3f));
+                    value.subi(value.getGradient().mul(0.6f));
                     value.getGradient().subi(value.getGradient());
                 }
             }
