@@ -1,6 +1,7 @@
 package dev.modalign.api;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -13,12 +14,22 @@ import java.util.Optional;
  * @param groups the records' group ids in row order (see {@link DataRecord#group()}): rows with equal ids
  *     are the same item, e.g. several captions of one image; null where the host gives none, which
  *     means each row is its own item
+ * @param inputs tower name to the batch its modality collated (after augmentation), as its encoder read it:
+ *     e.g. a text tower's NDList(ids int32 [B, T], mask [B, T]). For losses that score the input itself: a
+ *     captioning decoder's target tokens (CoCa), a masked-modelling loss's patches. Owned by the step, not
+ *     differentiable; null where the host gives none (API 1.2 and before). Since API 1.3.
  */
-public record EncodedBatch(Map<String, TowerOutput> towers, NDArray labels, List<String> groups) {
+public record EncodedBatch(Map<String, TowerOutput> towers, NDArray labels, List<String> groups,
+        Map<String, NDList> inputs) {
 
     /** A batch without group ids: each row is its own item. */
     public EncodedBatch(Map<String, TowerOutput> towers, NDArray labels) {
-        this(towers, labels, null);
+        this(towers, labels, null, null);
+    }
+
+    /** A batch without the towers' inputs. */
+    public EncodedBatch(Map<String, TowerOutput> towers, NDArray labels, List<String> groups) {
+        this(towers, labels, groups, null);
     }
 
     /** The output of a tower; the host checks tower names when it composes a run. */
@@ -28,6 +39,21 @@ public record EncodedBatch(Map<String, TowerOutput> towers, NDArray labels, List
             throw new IllegalArgumentException("no tower '" + name + "' in this batch; towers: " + towers.keySet());
         }
         return output;
+    }
+
+    /**
+     * The batch a tower's modality collated, as its encoder read it (see {@link #inputs()}).
+     *
+     * @throws IllegalArgumentException when the host gave no inputs or none for this tower
+     */
+    public NDList input(String name) {
+        NDList input = inputs == null ? null : inputs.get(name);
+        if (input == null) {
+            throw new IllegalArgumentException("no input of tower '" + name + "' in this batch; "
+                    + (inputs == null ? "the host gives no tower inputs (it implements API 1.2 or older)"
+                            : "inputs: " + inputs.keySet()));
+        }
+        return input;
     }
 
     public Optional<NDArray> labelsIfAny() {

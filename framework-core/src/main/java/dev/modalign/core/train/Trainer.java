@@ -740,7 +740,8 @@ public final class Trainer {
             outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
                     : new TowerOutput(out.get(0)));
         }
-        return new EncodedBatch(outputs, batch.labels(), batch.groups());
+        // The inputs too, for losses that score them (a captioner's target tokens, masked patches): API 1.3.
+        return new EncodedBatch(outputs, batch.labels(), batch.groups(), batch.inputs());
     }
 
     /**

@@ -327,8 +327,10 @@ public final class TestPlugin implements Plugin {
             }
             // How many items the batch's group ids name (-1 without them): the trainer hands losses the groups.
             long items = batch.groupsIfAny().map(groups -> groups.stream().distinct().count()).orElse(-1L);
+            // The first tower's input as its encoder read it (API 1.3): its row count, -1 without inputs.
+            long inputRows = batch.inputs() == null ? -1 : batch.input(towers.get(0)).get(0).getShape().get(0);
             return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient(),
-                    "items", Scalars.of(loss, items)));
+                    "items", Scalars.of(loss, items), "input_rows", Scalars.of(loss, inputRows)));
         }
 
         @Override

@@ -217,10 +217,20 @@ class TrainerTest {
                 "train: {source: pairs, size: 64, seed: 1}", "train: {source: pairs, size: 64, seed: 1, items: 4}"))));
     }
 
+    @Test
+    void lossesSeeTheInputsTheirTowersEncoded() throws IOException {
+        // A loss that scores its input (a captioner's tokens, masked patches) reads each tower's collated batch.
+        assertEquals(List.of(16.0), alignMetric(run(Experiments.TINY), "input_rows"));
+    }
+
     private static List<Double> itemsPerBatch(RunResult result) throws IOException {
+        return alignMetric(result, "items");
+    }
+
+    private static List<Double> alignMetric(RunResult result, String name) throws IOException {
         return records(Path.of(result.location())).stream()
                 .filter(r -> r.get("kind").getAsString().equals("metric")
-                        && r.getAsJsonObject("data").get("key").getAsString().equals("train/align/items"))
+                        && r.getAsJsonObject("data").get("key").getAsString().equals("train/align/" + name))
                 .map(r -> r.getAsJsonObject("data").get("value").getAsDouble()).distinct().toList();
     }
 
