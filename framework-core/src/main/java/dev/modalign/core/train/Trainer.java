@@ -64,7 +64,9 @@ import java.util.Random;
  * each tower encodes it; the weighted losses are added; the sum is back-propagated; the global
  * gradient norm is clipped; AdamW updates at the cosine schedule's rate. All arrays made during the
  * step, including those derived from parameters, belong to the step's manager and are closed with
- * it: parameters, gradients and optimiser state are lent to that manager for the step.
+ * it: parameters, gradients and optimiser state are lent to that manager for the step. With a gradient
+ * policy ({@code train.gradient}) each weighted loss term is back-propagated on its own instead, and the
+ * policy's combination of the per-term gradients is what is clipped and applied.
  *
  * <p>Resumable: {@link Checkpoint}s at {@code train.checkpoint_every} and at the end hold the model,
  * the optimiser, each loss's state and the position in the data. Every source of randomness is a

@@ -3,7 +3,6 @@ package dev.modalign.core.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -109,6 +108,16 @@ class GradientPolicyTest {
     }
 
     @Test
+    void anUnknownPolicyIsALocatedErrorNamingTheKnownOnes() {
+        Path file = Experiments.write(dir, "unknown.yaml", TWO_TERMS.replace("grad_clip: 0,",
+                "grad_clip: 0, gradient: {type: mixx},"));
+        dev.modalign.core.UserError error = org.junit.jupiter.api.Assertions.assertThrows(dev.modalign.core.UserError.class,
+                () -> new dev.modalign.core.compose.RunComposer(registry, dir).compose(file));
+        assertTrue(error.getMessage().contains("train.gradient"), error.getMessage());
+        assertTrue(error.getMessage().contains("mix"), error.getMessage());
+    }
+
+    @Test
     void eachTermGetsOnlyTheParametersItReadsAndTheOptimiserSeesTheCombination() throws IOException {
         RunResult result = run(TWO_TERMS.replace("grad_clip: 0,", "grad_clip: 0, max_steps: 1, gradient: {type: mix, "
                 + "coefficients: [2, -1]},"));
@@ -137,6 +146,5 @@ class GradientPolicyTest {
         double seen = metric(result, "train/grad_norm").get(0L);
         assertEquals(Math.sqrt(sumOfSquares), seen, 1e-5 * Math.max(1, seen),
                 "the gradient norm the optimiser clips and applies is that of the combined gradient");
-        assertNull(null);
     }
 }
