@@ -52,4 +52,9 @@ public interface Plugin {
     default List<ComponentFactory<?, Tracker>> trackers() {
         return List.of();
     }
+
+    /** Gradient policies chosen under {@code train.gradient} (since API 1.3). */
+    default List<ComponentFactory<?, GradientCombiner>> gradientCombiners() {
+        return List.of();
+    }
 }

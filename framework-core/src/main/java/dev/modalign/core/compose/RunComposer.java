@@ -5,6 +5,7 @@ import dev.modalign.api.ComponentContext;
 import dev.modalign.api.DatasetSource;
 import dev.modalign.api.Encoder;
 import dev.modalign.api.Evaluator;
+import dev.modalign.api.GradientCombiner;
 import dev.modalign.api.InputSpec;
 import dev.modalign.api.InvalidParamException;
 import dev.modalign.api.Loss;
@@ -126,10 +127,20 @@ public final class RunComposer {
 
             List<RunPlan.WeightedLoss> losses = losses(spec, embedDims, resolved);
             List<RunPlan.NamedEvaluator> evaluators = evaluators(spec, embedDims, resolved, eval != null);
-            resolved.put("train", Resolved.of(spec.train()));
+            Map<String, Object> resolvedTrain = Resolved.of(spec.train());
+            GradientCombiner gradient = null;
+            if (spec.train().gradient() != null) {
+                // Only when set: a run without a policy resolves (and records its parameters) as before.
+                Map<String, Object> resolvedGradient = new LinkedHashMap<>();
+                gradient = create(ComponentKind.GRADIENT_COMBINER, spec.train().gradient(),
+                        context(losses.stream().flatMap(l -> l.towers().stream()).distinct().toList(), embedDims, null),
+                        resolvedGradient);
+                resolvedTrain.put("gradient", resolvedGradient);
+            }
+            resolved.put("train", resolvedTrain);
             resolved.put("tracking", Resolved.of(spec.tracking()));
             binder.throwIfProblems();
-            return new RunPlan(file, spec, resolved, towers, losses, evaluators, train, eval, List.copyOf(plugins));
+            return new RunPlan(file, spec, resolved, towers, losses, evaluators, train, eval, List.copyOf(plugins), gradient);
         }
 
         /** Finds each component block in the raw file and checks its name and parameters, without creating it. */
@@ -144,6 +155,10 @@ public final class RunComposer {
             }
             checkList(ComponentKind.LOSS, valueOf(root, "losses"), "losses");
             checkList(ComponentKind.EVALUATOR, valueOf(root, "evaluate"), "evaluate");
+            Node gradient = valueOf(valueOf(root, "train"), "gradient");
+            if (gradient != null) {
+                checkComponent(ComponentKind.GRADIENT_COMBINER, gradient, "train.gradient");
+            }
             if (valueOf(root, "augment") instanceof MappingNode augment) {
                 augment.getValue().forEach(t -> checkList(ComponentKind.AUGMENTATION, t.getValueNode(),
                         "augment." + ((ScalarNode) t.getKeyNode()).getValue()));

@@ -1,5 +1,6 @@
 package dev.modalign.core.compose;
 
+import dev.modalign.api.GradientCombiner;
 import dev.modalign.api.DatasetSource;
 import dev.modalign.api.Evaluator;
 import dev.modalign.api.Loss;
@@ -22,9 +23,11 @@ import java.util.Map;
  * @param train the training data
  * @param eval the evaluation data, or null
  * @param plugins the plugins whose components the run uses
+ * @param gradient the gradient policy of {@code train.gradient}, or null: the summed loss is back-propagated once
  */
 public record RunPlan(Path file, ExperimentSpec spec, Map<String, Object> resolved, List<Tower> towers,
-        List<WeightedLoss> losses, List<NamedEvaluator> evaluators, Data train, Data eval, List<LoadedPlugin> plugins) {
+        List<WeightedLoss> losses, List<NamedEvaluator> evaluators, Data train, Data eval, List<LoadedPlugin> plugins,
+        GradientCombiner gradient) {
 
     /** A loss with its weight and a unique name for its metrics (the type, numbered when repeated). */
     public record WeightedLoss(String name, Loss loss, double weight, List<String> towers) {}

@@ -123,7 +123,10 @@ public record ExperimentSpec(
             @Doc("A step whose inputs, loss or gradients are NaN or infinite: fail the run naming the step, tower and "
                     + "loss, or skip the step (no update) up to max_skipped_steps times.") @Default("fail") String onNonfinite,
             @Doc("With on_nonfinite: skip, the run fails at the first non-finite step beyond this many.")
-                    @Default("10") int maxSkippedSteps) {
+                    @Default("10") int maxSkippedSteps,
+            @Doc("A gradient policy (e.g. gradharm): each loss term is back-propagated on its own and the policy "
+                    + "combines the per-term gradients into the one the optimiser applies. None: the weighted sum "
+                    + "of the losses is back-propagated once.") @Default("null") ComponentRef gradient) {
 
         public TrainSpec {
             if (epochs < 1) {

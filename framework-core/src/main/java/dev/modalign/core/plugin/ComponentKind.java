@@ -13,7 +13,8 @@ public enum ComponentKind {
     AUGMENTATION("augmentation", "augmentations", Plugin::augmentations),
     EVALUATOR("evaluator", "evaluators", Plugin::evaluators),
     DATASET_SOURCE("dataset source", "dataset sources", Plugin::datasetSources),
-    TRACKER("tracker", "trackers", Plugin::trackers);
+    TRACKER("tracker", "trackers", Plugin::trackers),
+    GRADIENT_COMBINER("gradient combiner", "gradient combiners", Plugin::gradientCombiners);
 
     private final String label;
     private final String plural;

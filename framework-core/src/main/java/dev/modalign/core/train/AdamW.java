@@ -195,6 +195,62 @@ final class AdamW {
     }
 
     /**
+     * Takes out the gradients the backward passes wrote since the last call, for a gradient policy that
+     * combines per-term gradients: a copy of each, in parameter order (null where the parameter has no
+     * gradient yet), in the manager the parameters are lent to; every gradient is left zero, so that the
+     * next term's backward pass writes only its own. A parameter read both through the store and directly
+     * has the two added, as in {@link #gradients()}.
+     */
+    List<NDArray> takeGradients() {
+        bindGradients();
+        List<NDArray> taken = new ArrayList<>(slots.size());
+        for (Slot slot : slots) {
+            NDArray fromLeaf = slot.leaf == null ? null : definedGradient(slot.leaf);
+            NDArray gradient = null;
+            if (fromLeaf != null) {
+                gradient = fromLeaf.duplicate();
+                fromLeaf.set(new NDIndex("..."), 0f);
+            }
+            if (slot.gradient != null) {
+                gradient = gradient == null ? slot.gradient.duplicate() : gradient.add(slot.gradient);
+                slot.gradient.set(new NDIndex("..."), 0f);
+            }
+            taken.add(gradient);
+        }
+        return taken;
+    }
+
+    /**
+     * Writes a combined gradient, in parameter order (null: zero), where {@link #gradientNorm} and {@link #step}
+     * read this step's gradients; call after {@link #takeGradients}, which left them zero.
+     */
+    void putGradients(List<NDArray> gradients) {
+        if (gradients.size() != slots.size()) {
+            throw new IllegalArgumentException(gradients.size() + " gradients for " + slots.size() + " parameters");
+        }
+        for (int i = 0; i < slots.size(); i++) {
+            Slot slot = slots.get(i);
+            NDArray gradient = gradients.get(i);
+            if (gradient == null) {
+                continue;
+            }
+            if (!gradient.getShape().equals(slot.weight.getShape())) {
+                throw new IllegalArgumentException("the gradient of " + slot.parameter.getName() + " has shape "
+                        + gradient.getShape() + ", the parameter " + slot.weight.getShape());
+            }
+            NDArray target = slot.leaf == null ? null : definedGradient(slot.leaf);
+            if (target == null) {
+                target = slot.gradient;
+            }
+            if (target == null) {
+                throw new IllegalStateException("no backward pass reached " + slot.parameter.getName()
+                        + ", so it has no gradient to set");
+            }
+            target.set(new NDIndex("..."), gradient.toType(slot.weight.getDataType(), false));
+        }
+    }
+
+    /**
      * The global L2 norm of this step's gradients, accumulated in float64: float32 squares overflow
      * long before the gradients themselves do.
      */

@@ -14,6 +14,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.EvalResult;
+import dev.modalign.api.GradientCombiner;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Modality;
 import dev.modalign.api.RunSpec;
@@ -63,7 +64,9 @@ import java.util.Random;
  * each tower encodes it; the weighted losses are added; the sum is back-propagated; the global
  * gradient norm is clipped; AdamW updates at the cosine schedule's rate. All arrays made during the
  * step, including those derived from parameters, belong to the step's manager and are closed with
- * it: parameters, gradients and optimiser state are lent to that manager for the step.
+ * it: parameters, gradients and optimiser state are lent to that manager for the step. With a gradient
+ * policy ({@code train.gradient}) each weighted loss term is back-propagated on its own instead, and the
+ * policy's combination of the per-term gradients is what is clipped and applied.
  *
  * <p>Resumable: {@link Checkpoint}s at {@code train.checkpoint_every} and at the end hold the model,
  * the optimiser, each loss's state and the position in the data. Every source of randomness is a
@@ -657,6 +660,8 @@ public final class Trainer {
                     stepManager, true);
             Map<String, NDArray> terms = new LinkedHashMap<>();
             Map<String, NDArray> metrics = new LinkedHashMap<>();
+            List<NDArray> weightedTerms = new ArrayList<>();
+            List<List<NDArray>> termGradients = null;
             EncodedBatch encoded;
             double loss;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
@@ -667,6 +672,7 @@ public final class Trainer {
                     terms.put(weighted.name(), output.value());
                     output.metrics().forEach((name, value) -> metrics.put(weighted.name() + "/" + name, value));
                     NDArray term = weighted.weight() == 1.0 ? output.value() : Scalars.mul(output.value(), weighted.weight());
+                    weightedTerms.add(term);
                     sum = sum == null ? term : sum.add(term);
                 }
                 loss = scalar(sum);
@@ -680,8 +686,14 @@ public final class Trainer {
                     throw new RunFailure(reason + "; lower optimizer.lr, check the data for NaN or Inf, or lower a loss's"
                             + " temperature bound (or set train.on_nonfinite: skip to skip such steps)");
                 }
-                collector.backward(sum);
+                if (plan.gradient() == null) {
+                    collector.backward(sum);
+                } else {
+                    termGradients = backwardPerTerm(weightedTerms, optimizer);
+                }
             }
+            Map<String, Double> gradientMetrics = termGradients == null ? Map.of()
+                    : combineGradients(termGradients, optimizer, context);
             double gradNorm = optimizer.gradientNorm();
             if (!Double.isFinite(gradNorm)) {
                 String reason = "the gradients are not finite at step " + step + " although the loss is, in "
@@ -706,9 +718,81 @@ public final class Trainer {
             if (logging) {
                 terms.forEach((name, value) -> termValues.put(name, scalar(value)));
                 metrics.forEach((name, value) -> metricValues.put(name, scalar(value)));
+                gradientMetrics.forEach((name, value) -> metricValues.put("gradient/" + name, value));
             }
             return new StepStats(loss, termValues, metricValues, gradNorm, null);
         }
+    }
+
+    /**
+     * Back-propagates each weighted loss term on its own, for a gradient policy (train.gradient): the terms
+     * share the step's forward pass, so every backward pass but the last keeps the graph (PyTorch's
+     * retain_graph; DJL's collector frees it). Returns each term's gradients, in the optimiser's parameter
+     * order (null where the term wrote none), and leaves the optimiser's gradients zero.
+     */
+    private static List<List<NDArray>> backwardPerTerm(List<NDArray> weightedTerms, AdamW optimizer) {
+        List<List<NDArray>> perTerm = new ArrayList<>();
+        for (int k = 0; k < weightedTerms.size(); k++) {
+            ai.djl.pytorch.engine.PtNDArray term = (ai.djl.pytorch.engine.PtNDArray) weightedTerms.get(k);
+            // A term that no parameter reaches has no graph (JniUtils.requiresGrad is false on non-leaves too).
+            if (!ai.djl.pytorch.jni.JniUtils.getGradientFunctionNames(term).isEmpty()
+                    || ai.djl.pytorch.jni.JniUtils.requiresGrad(term)) {
+                try (NDArray ones = term.onesLike()) {
+                    ai.djl.pytorch.jni.JniUtils.backward(term, (ai.djl.pytorch.engine.PtNDArray) ones,
+                            k < weightedTerms.size() - 1, false);
+                }
+            }
+            perTerm.add(optimizer.takeGradients());
+        }
+        return perTerm;
+    }
+
+    /**
+     * Hands the per-term gradients to the run's gradient policy and writes its combined gradient where the
+     * optimiser reads it; returns the policy's metrics. A term's gradient of a parameter it does not read (a
+     * tower its loss does not name, another loss's parameter) is handed over as null.
+     */
+    private Map<String, Double> combineGradients(List<List<NDArray>> termGradients, AdamW optimizer, StepContext context) {
+        Map<Parameter, String> towerOf = new java.util.IdentityHashMap<>();
+        Map<Parameter, String> names = new java.util.IdentityHashMap<>();
+        for (Tower tower : plan.towers()) {
+            for (Pair<String, Parameter> entry : tower.encoder().block().getParameters()) {
+                towerOf.put(entry.getValue(), tower.name());
+                names.put(entry.getValue(), tower.name() + "/" + entry.getKey());
+            }
+        }
+        Map<Parameter, WeightedLoss> lossOf = new java.util.IdentityHashMap<>();
+        for (WeightedLoss weighted : plan.losses()) {
+            for (Parameter parameter : weighted.loss().parameters()) {
+                lossOf.put(parameter, weighted);
+                names.put(parameter, "loss:" + weighted.name() + "/" + parameter.getName());
+            }
+        }
+        List<Parameter> parameters = optimizer.parameters();
+        List<List<NDArray>> reached = new ArrayList<>();
+        for (int k = 0; k < plan.losses().size(); k++) {
+            WeightedLoss weighted = plan.losses().get(k);
+            List<NDArray> gradients = new ArrayList<>();
+            for (int p = 0; p < parameters.size(); p++) {
+                Parameter parameter = parameters.get(p);
+                boolean reads = lossOf.containsKey(parameter) ? lossOf.get(parameter) == weighted
+                        : weighted.towers().contains(towerOf.get(parameter));
+                gradients.add(reads ? termGradients.get(k).get(p) : null);
+            }
+            reached.add(gradients);
+        }
+        String type = plan.spec().train().gradient().type();
+        GradientCombiner.Combined combined;
+        try {
+            combined = plan.gradient().combine(new GradientCombiner.TermGradients(plan.losses().stream()
+                    .map(WeightedLoss::name).toList(), parameters.stream().map(p -> names.getOrDefault(p, p.getName()))
+                    .toList(), reached), context);
+            optimizer.putGradients(combined.gradients());
+        } catch (RuntimeException e) {
+            throw new RunFailure("the gradient policy '" + type + "' " + pluginOf(ComponentKind.GRADIENT_COMBINER, type)
+                    + "failed at step " + context.step() + ": " + e, e);
+        }
+        return combined.metrics();
     }
 
     private LossOutput computeLoss(WeightedLoss weighted, EncodedBatch encoded, StepContext context) {

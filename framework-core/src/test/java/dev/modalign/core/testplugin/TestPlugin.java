@@ -92,6 +92,62 @@ public final class TestPlugin implements Plugin {
                 FullDiskTracker.Params.class, (p, c) -> new FullDiskTracker(p)));
     }
 
+    @Override
+    public List<ComponentFactory<?, dev.modalign.api.GradientCombiner>> gradientCombiners() {
+        return List.of(ComponentFactory.of("mix", "A fixed linear mix of the loss terms' gradients, for tests.",
+                Mix.Params.class, (p, c) -> new Mix(p)));
+    }
+
+    /**
+     * Combines the per-term gradients as sum_k c_k g_k and keeps, for tests, what it was given and what it
+     * returned at the last step (as float arrays, null where a term does not read a parameter).
+     */
+    public static final class Mix implements dev.modalign.api.GradientCombiner {
+        public record Params(@Doc("One coefficient per loss term.") List<Double> coefficients) {}
+
+        public static volatile List<String> lastTerms;
+        public static volatile List<String> lastParameters;
+        public static volatile List<List<float[]>> lastGiven;
+        public static volatile List<float[]> lastReturned;
+        public static final java.util.concurrent.atomic.AtomicLong calls = new java.util.concurrent.atomic.AtomicLong();
+
+        private final Params params;
+
+        Mix(Params params) {
+            this.params = params;
+        }
+
+        @Override
+        public Combined combine(TermGradients gradients, dev.modalign.api.StepContext context) {
+            List<List<float[]>> given = new java.util.ArrayList<>();
+            for (List<NDArray> term : gradients.gradients()) {
+                List<float[]> copies = new java.util.ArrayList<>();
+                term.forEach(g -> copies.add(g == null ? null : g.toFloatArray()));
+                given.add(copies);
+            }
+            List<NDArray> out = new java.util.ArrayList<>();
+            List<float[]> returned = new java.util.ArrayList<>();
+            for (int p = 0; p < gradients.parameters().size(); p++) {
+                NDArray mixed = null;
+                for (int k = 0; k < gradients.terms().size(); k++) {
+                    NDArray g = gradients.gradients().get(k).get(p);
+                    if (g != null) {
+                        NDArray scaled = Scalars.mul(g, params.coefficients().get(k));
+                        mixed = mixed == null ? scaled : mixed.add(scaled);
+                    }
+                }
+                out.add(mixed);
+                returned.add(mixed == null ? null : mixed.toFloatArray());
+            }
+            lastTerms = gradients.terms();
+            lastParameters = gradients.parameters();
+            lastGiven = given;
+            lastReturned = returned;
+            calls.incrementAndGet();
+            return new Combined(out, Map.of("calls", (double) calls.get()));
+        }
+    }
+
     /** Records in memory until {@code fail_after} metrics, then fails as a spool on a full disk does. */
     public static final class FullDiskTracker implements dev.modalign.api.Tracker {
         public record Params(@Doc("full://anything") String uri,
