@@ -45,6 +45,18 @@ public interface EvalContext {
         throw new UnsupportedOperationException("this host cannot encode values an evaluator brings (API 1.0)");
     }
 
+    /**
+     * The raw field values (a {@link String} for text, ...) that a tower's evaluation records were decoded from,
+     * in record order: for evaluators that perturb the inputs themselves (a caption with two words swapped) and
+     * encode the result with {@link #encode}.
+     *
+     * @throws IllegalArgumentException when there is no such tower
+     * @since API 1.3
+     */
+    default List<Object> rawValues(String tower) {
+        throw new UnsupportedOperationException("this host cannot give an evaluator the raw values (API < 1.3)");
+    }
+
     /** The run's seed, for evaluators that split or sample the evaluation set. */
     default long seed() {
         return 0;

@@ -12,5 +12,18 @@ import java.util.Random;
  * @param rng a generator seeded from the run's seed and the step
  * @param manager the step's manager: arrays made here are closed at the end of the step
  * @param training false when a loss is computed for evaluation
+ * @param encoder encodes inputs a loss makes from the batch's records (hard negatives), with gradients;
+ *     {@link BatchEncoder#UNAVAILABLE} where the host (or a test) gives none (since API 1.3)
  */
-public record StepContext(long step, int epoch, long totalSteps, Random rng, NDManager manager, boolean training) {}
+public record StepContext(long step, int epoch, long totalSteps, Random rng, NDManager manager, boolean training,
+        BatchEncoder encoder) {
+
+    public StepContext {
+        encoder = encoder == null ? BatchEncoder.UNAVAILABLE : encoder;
+    }
+
+    /** A context without a {@link BatchEncoder}, as before API 1.3. */
+    public StepContext(long step, int epoch, long totalSteps, Random rng, NDManager manager, boolean training) {
+        this(step, epoch, totalSteps, rng, manager, training, BatchEncoder.UNAVAILABLE);
+    }
+}

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import dev.modalign.api.ComponentContext;
+import dev.modalign.api.BatchEncoder;
 import dev.modalign.api.ComponentFactory;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.Loss;
@@ -99,8 +100,17 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
         return LossFixtures.newLoss(factory(), params(), context(), parameterManager);
     }
 
-    private StepContext step(NDManager stepManager) {
-        return new StepContext(0, 0, 10, new Random(3), stepManager, true);
+    private StepContext step(NDManager stepManager, EncodedBatch batch) {
+        return new StepContext(0, 0, 10, new Random(3), stepManager, true, batchEncoder(batch, stepManager));
+    }
+
+    /**
+     * What the loss may encode itself during a step ({@link StepContext#encoder()}, API 1.3): none by default.
+     * A loss that makes inputs of its own (hard-negative captions) overrides this with raw values of the
+     * batch's size and an encoder that maps them to embeddings, e.g. deterministic vectors per value.
+     */
+    protected BatchEncoder batchEncoder(EncodedBatch batch, NDManager stepManager) {
+        return BatchEncoder.UNAVAILABLE;
     }
 
     @Test
@@ -109,7 +119,7 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
         try (NDManager stepManager = manager.newSubManager()) {
             EncodedBatch batch = batch(stepManager, batchSize(), 1f);
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                LossOutput output = loss.compute(batch, step(stepManager));
+                LossOutput output = loss.compute(batch, step(stepManager, batch));
                 assertTrue(output.value().getShape().isScalar(),
                         "the loss value must be a scalar, found shape " + output.value().getShape());
                 Tensors.assertFinite(output.value(), "loss value");
@@ -154,7 +164,7 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 EncodedBatch batch = batch(stepManager, batchSize(), 1f);
                 Object scribbles = null;
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    LossOutput output = loss.compute(batch, step(stepManager));
+                    LossOutput output = loss.compute(batch, step(stepManager, batch));
                     if (collectGarbage) {
                         scribbles = Tensors.collectGarbageAndScribble();
                     }
@@ -185,8 +195,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
         Loss second = newLoss(manager);
         try (NDManager stepManager = manager.newSubManager()) {
             EncodedBatch batch = batch(stepManager, batchSize(), 1f);
-            float a = first.compute(batch, step(stepManager)).value().getFloat();
-            float b = second.compute(batch, step(stepManager)).value().getFloat();
+            float a = first.compute(batch, step(stepManager, batch)).value().getFloat();
+            float b = second.compute(batch, step(stepManager, batch)).value().getFloat();
             assertEquals(a, b, 1e-6 * Math.max(1, Math.abs(a)), "two losses with the same parameters disagree");
         }
     }
@@ -195,7 +205,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
     void batchOfOneIsFinite() {
         Loss loss = newLoss(manager);
         try (NDManager stepManager = manager.newSubManager()) {
-            LossOutput output = loss.compute(batch(stepManager, 1, 1f), step(stepManager));
+            EncodedBatch one = batch(stepManager, 1, 1f);
+            LossOutput output = loss.compute(one, step(stepManager, one));
             Tensors.assertFinite(output.value(), "loss value for a batch of one");
         }
     }
@@ -206,7 +217,7 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
         try (NDManager stepManager = manager.newSubManager()) {
             EncodedBatch batch = batch(stepManager, batchSize(), 1e4f);
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                LossOutput output = loss.compute(batch, step(stepManager));
+                LossOutput output = loss.compute(batch, step(stepManager, batch));
                 Tensors.assertFinite(output.value(), "loss value for embeddings of magnitude 1e4");
                 collector.backward(output.value());
             }
@@ -224,8 +235,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
             // As the trainer does: parameters are lent to the step's manager, so arrays derived from them die with it.
             loss.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
             EncodedBatch batch = batch(stepManager, batchSize(), 1f);
-            LossOutput output = loss.compute(batch, step(stepManager));
-            loss.afterStep(batch, step(stepManager));
+            LossOutput output = loss.compute(batch, step(stepManager, batch));
+            loss.afterStep(batch, step(stepManager, batch));
             output.value().getFloat();
         }
         assertEquals(before, manager.getManagedArrays().size(),
@@ -261,7 +272,8 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
             try (NDManager stepManager = manager.newSubManager()) {
                 original.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
                 EncodedBatch batch = batch(stepManager, batchSize(), 1f);
-                StepContext context = new StepContext(s, 0, 100, new Random(s), stepManager, true);
+                StepContext context = new StepContext(s, 0, 100, new Random(s), stepManager, true,
+                        batchEncoder(batch, stepManager));
                 original.compute(batch, context);
                 original.afterStep(batch, context);
             }
@@ -281,8 +293,10 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 original.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
                 restored.parameters().forEach(p -> stepManager.tempAttachAll(p.getArray()));
                 EncodedBatch batch = batch(stepManager, batchSize(), 1f);
-                StepContext first = new StepContext(s, 0, 100, new Random(s), stepManager, true);
-                StepContext second = new StepContext(s, 0, 100, new Random(s), stepManager, true);
+                StepContext first = new StepContext(s, 0, 100, new Random(s), stepManager, true,
+                        batchEncoder(batch, stepManager));
+                StepContext second = new StepContext(s, 0, 100, new Random(s), stepManager, true,
+                        batchEncoder(batch, stepManager));
                 float expected = original.compute(batch, first).value().getFloat();
                 float actual = restored.compute(batch, second).value().getFloat();
                 assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(actual), "step " + s + " after the state"

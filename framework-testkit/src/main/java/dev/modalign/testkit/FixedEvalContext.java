@@ -27,6 +27,7 @@ public final class FixedEvalContext implements EvalContext {
     private Path artifactDir;
     private BiFunction<String, List<?>, NDArray> encoder;
     private long seed;
+    private final Map<String, List<Object>> raw = new LinkedHashMap<>();
 
     public FixedEvalContext(NDManager manager) {
         this.manager = manager;
@@ -76,6 +77,21 @@ public final class FixedEvalContext implements EvalContext {
     public FixedEvalContext encoder(BiFunction<String, List<?>, NDArray> encoder) {
         this.encoder = encoder;
         return this;
+    }
+
+    /** The raw values a tower's records were decoded from (captions, for instance), for {@link #rawValues}. */
+    public FixedEvalContext raw(String tower, List<?> values) {
+        raw.put(tower, List.copyOf(values));
+        return this;
+    }
+
+    @Override
+    public List<Object> rawValues(String tower) {
+        List<Object> values = raw.get(tower);
+        if (values == null) {
+            throw new IllegalArgumentException("no raw values of tower '" + tower + "'; give them with raw(...)");
+        }
+        return values;
     }
 
     /** The run's seed the evaluator sees; 0 unless set. */

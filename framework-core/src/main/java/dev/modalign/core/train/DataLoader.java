@@ -89,9 +89,18 @@ public final class DataLoader implements AutoCloseable {
         return dropLast ? size / batchSize : (size + batchSize - 1) / batchSize;
     }
 
-    /** One batch: each tower's collated input, the labels where there are any, and the manager owning them. */
-    public record Batch(NDManager manager, Map<String, NDList> inputs, NDArray labels, List<String> groups, int size)
-            implements AutoCloseable {
+    /**
+     * One batch: each tower's collated input, the labels where there are any, the manager owning them, and each
+     * tower's raw field values in row order (for losses and evaluators that make inputs of their own from them,
+     * API 1.3's {@code BatchEncoder} and {@code EvalContext.rawValues}).
+     */
+    public record Batch(NDManager manager, Map<String, NDList> inputs, NDArray labels, List<String> groups, int size,
+            Map<String, List<Object>> raw) implements AutoCloseable {
+
+        public Batch(NDManager manager, Map<String, NDList> inputs, NDArray labels, List<String> groups, int size) {
+            this(manager, inputs, labels, groups, size, Map.of());
+        }
+
         @Override
         public void close() {
             manager.close();
@@ -165,23 +174,28 @@ public final class DataLoader implements AutoCloseable {
     }
 
     /** A batch's examples before collation: per tower, the decoded and augmented examples. */
-    private record Examples(Map<String, List<Object>> byTower, long[] labels, List<String> groups, int size) {}
+    private record Examples(Map<String, List<Object>> byTower, Map<String, List<Object>> raw, long[] labels,
+            List<String> groups, int size) {}
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private Examples read(long[] indices, int epoch) {
         Map<String, List<Object>> examples = new LinkedHashMap<>();
         towers.forEach(t -> examples.put(t.name(), new ArrayList<>(indices.length)));
+        Map<String, List<Object>> raw = new LinkedHashMap<>();
+        towers.forEach(t -> raw.put(t.name(), new ArrayList<>(indices.length)));
         long[] labels = labelField == null ? null : new long[indices.length];
         List<String> groups = new ArrayList<>(indices.length);
         int kept = 0;
         for (long index : indices) {
             Map<String, Object> row = new LinkedHashMap<>();
+            Map<String, Object> rawRow = new LinkedHashMap<>();
             DataRecord record;
             long label = 0;
             try {
                 record = source.get(index);
                 for (int t = 0; t < towers.size(); t++) {
                     Tower tower = towers.get(t);
+                    rawRow.put(tower.name(), record.field(tower.field()));
                     Object example = ((Modality) tower.modality()).decode(record.field(tower.field()),
                             record.origin() + " field '" + tower.field() + "'");
                     if (training) {
@@ -203,6 +217,7 @@ public final class DataLoader implements AutoCloseable {
                 continue;
             }
             row.forEach((tower, example) -> examples.get(tower).add(example));
+            rawRow.forEach((tower, value) -> raw.get(tower).add(value));
             if (labels != null) {
                 labels[kept] = label;
             }
@@ -213,7 +228,7 @@ public final class DataLoader implements AutoCloseable {
             throw new DataException("every record of a batch failed to load (" + indices.length + " records; the last: "
                     + skipping.last() + ")");
         }
-        return new Examples(examples, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept);
+        return new Examples(examples, raw, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept);
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -226,7 +241,7 @@ public final class DataLoader implements AutoCloseable {
                         batchManager));
             }
             NDArray labelArray = examples.labels() == null ? null : batchManager.create(examples.labels());
-            return new Batch(batchManager, inputs, labelArray, examples.groups(), examples.size());
+            return new Batch(batchManager, inputs, labelArray, examples.groups(), examples.size(), examples.raw());
         } catch (RuntimeException e) {
             batchManager.close();
             throw e;

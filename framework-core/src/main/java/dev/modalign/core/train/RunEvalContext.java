@@ -12,13 +12,22 @@ import java.util.function.BiFunction;
 
 /** The evaluation set encoded once by every tower, handed to each evaluator with its own towers. */
 record RunEvalContext(List<String> towers, Map<String, NDArray> encoded, Map<String, TowerOutput> tokenOutputs,
-        NDArray labelArray, List<String> groupIds,
+        NDArray labelArray, List<String> groupIds, Map<String, List<Object>> raw,
         NDManager manager, Path artifactDir, long seed, BiFunction<String, List<?>, NDArray> encoder)
         implements EvalContext {
 
     @Override
     public NDArray encode(String tower, List<?> rawValues) {
         return encoder.apply(tower, rawValues);
+    }
+
+    @Override
+    public List<Object> rawValues(String tower) {
+        List<Object> values = raw.get(tower);
+        if (values == null) {
+            throw new IllegalArgumentException("no raw values of tower '" + tower + "'; towers: " + raw.keySet());
+        }
+        return values;
     }
 
     @Override

@@ -12,6 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import dev.modalign.api.BatchEncoder;
 import dev.modalign.api.EncodedBatch;
 import dev.modalign.api.EvalResult;
 import dev.modalign.api.GradientCombiner;
@@ -657,7 +658,7 @@ public final class Trainer {
         try (NDManager stepManager = batch.manager().newSubManager()) {
             lent.forEach(stepManager::tempAttachAll);
             StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
-                    stepManager, true);
+                    stepManager, true, batchEncoder(batch, parameters, stepManager, true));
             Map<String, NDArray> terms = new LinkedHashMap<>();
             Map<String, NDArray> metrics = new LinkedHashMap<>();
             List<NDArray> weightedTerms = new ArrayList<>();
@@ -811,6 +812,43 @@ public final class Trainer {
         }
     }
 
+    /**
+     * What a loss may encode itself during a step (API 1.3): the batch's raw values, and values it makes from them
+     * (hard negatives) decoded by a tower's modality and encoded by its encoder with gradients, in the step's manager.
+     */
+    private BatchEncoder batchEncoder(DataLoader.Batch batch, ParameterStore parameters, NDManager stepManager,
+            boolean training) {
+        return new BatchEncoder() {
+            @Override
+            public List<Object> rawValues(String tower) {
+                List<Object> values = batch.raw().get(tower);
+                if (values == null) {
+                    throw new IllegalArgumentException("no raw values of tower '" + tower + "' in this batch; towers: "
+                            + batch.raw().keySet());
+                }
+                return values;
+            }
+
+            @Override
+            @SuppressWarnings("unchecked")
+            public TowerOutput encode(String towerName, List<?> rawValues) {
+                Tower tower = plan.towers().stream().filter(t -> t.name().equals(towerName)).findFirst()
+                        .orElseThrow(() -> new IllegalArgumentException("no tower '" + towerName + "'; towers: "
+                                + plan.towers().stream().map(Tower::name).toList()));
+                if (rawValues.isEmpty()) {
+                    throw new IllegalArgumentException("nothing to encode with tower '" + towerName + "'");
+                }
+                Modality<Object> modality = (Modality<Object>) tower.modality();
+                List<Object> examples = new ArrayList<>(rawValues.size());
+                for (int i = 0; i < rawValues.size(); i++) {
+                    examples.add(modality.decode(rawValues.get(i), "value " + i + " a loss gave tower '" + towerName + "'"));
+                }
+                NDList out = tower.encoder().block().forward(parameters, modality.collate(examples, stepManager), training);
+                return out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2)) : new TowerOutput(out.get(0));
+            }
+        };
+    }
+
     private EncodedBatch encode(DataLoader.Batch batch, ParameterStore parameters, boolean training) {
         Map<String, TowerOutput> outputs = new LinkedHashMap<>();
         for (Tower tower : plan.towers()) {
@@ -951,6 +989,7 @@ public final class Trainer {
             plan.towers().forEach(t -> embeddings.put(t.name(), new ArrayList<>()));
             List<NDArray> labels = new ArrayList<>();
             List<String> groups = new ArrayList<>();
+            Map<String, List<Object>> raw = new LinkedHashMap<>();
             Iterator<DataLoader.Batch> batches = loader.epoch(0, 0);
             while (batches.hasNext()) {
                 try (DataLoader.Batch batch = batches.next(); NDManager stepManager = batch.manager().newSubManager()) {
@@ -976,6 +1015,7 @@ public final class Trainer {
                         labels.add(batch.labels());
                     }
                     groups.addAll(batch.groups());
+                    batch.raw().forEach((name, values) -> raw.computeIfAbsent(name, n -> new ArrayList<>()).addAll(values));
                 }
             }
             Map<String, NDArray> encoded = new LinkedHashMap<>();
@@ -989,7 +1029,7 @@ public final class Trainer {
                 try (NDManager evaluatorManager = evalManager.newSubManager()) {
                     Path dir = Files.createDirectories(artifactDir.resolve(evaluator.name()));
                     EvalResult result = evaluator.evaluator().evaluate(new RunEvalContext(evaluator.towers(), encoded,
-                            tokenOutputs, labelArray, List.copyOf(groups), evaluatorManager, dir, plan.spec().seed(),
+                            tokenOutputs, labelArray, List.copyOf(groups), raw, evaluatorManager, dir, plan.spec().seed(),
                             (tower, values) -> encodeValues(tower, values, parameters, lent, evaluatorManager)));
                     result.metrics().forEach((name, value) -> {
                         String key = "eval/" + evaluator.name() + "/" + name;
