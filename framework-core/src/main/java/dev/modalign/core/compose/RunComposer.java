@@ -246,6 +246,11 @@ public final class RunComposer {
                 }
                 resolvedTower.put("frozen", towerSpec.frozen());
                 resolvedTower.put("init_from", towerSpec.initFrom());
+                if (towerSpec.momentumOf() != null) {
+                    // Only where used, so that the resolved configuration of every other run stays as it was.
+                    resolvedTower.put("momentum_of", towerSpec.momentumOf());
+                    resolvedTower.put("momentum", towerSpec.momentum());
+                }
                 List<Augmentation<?>> augmentations = new ArrayList<>();
                 List<Object> resolvedAugmentations = new ArrayList<>();
                 for (ComponentRef ref : spec.augment().getOrDefault(name, List.of())) {
@@ -267,13 +272,56 @@ public final class RunComposer {
                 }
                 resolvedTowers.put(name, resolvedTower);
                 if (modality != null && encoder != null) {
-                    towers.add(new Tower(name, fields.getOrDefault(name, name), modality, List.copyOf(augmentations), encoder,
-                            towerSpec.frozen(), towerSpec.initFrom()));
+                    String momentumOf = towerSpec.momentumOf();
+                    // A momentum copy reads its tower's field (another view of the same record) unless told otherwise.
+                    String field = fields.getOrDefault(name, momentumOf == null ? name : fields.getOrDefault(momentumOf, momentumOf));
+                    towers.add(new Tower(name, field, modality, List.copyOf(augmentations), encoder,
+                            towerSpec.frozen() || momentumOf != null, towerSpec.initFrom(), momentumOf, towerSpec.momentum()));
                 }
             }
+            checkMomentumTowers(spec, resolvedTowers);
             resolved.put("towers", resolvedTowers);
             resolved.put("augment", resolvedAugment);
             return towers;
+        }
+
+        /**
+         * A momentum tower names a tower of its own kind (not itself a momentum copy) whose encoder it copies: the same
+         * modality and encoder, type and parameters, so that the update can pair their weights one to one.
+         */
+        private void checkMomentumTowers(ExperimentSpec spec, Map<String, Object> resolvedTowers) {
+            for (Map.Entry<String, TowerSpec> entry : spec.towers().entrySet()) {
+                TowerSpec towerSpec = entry.getValue();
+                String online = towerSpec.momentumOf();
+                if (online == null) {
+                    continue;
+                }
+                String path = "towers." + entry.getKey() + ".momentum_of";
+                Node at = towerSpec.encoder().node();
+                TowerSpec onlineSpec = spec.towers().get(online);
+                if (onlineSpec == null || online.equals(entry.getKey())) {
+                    binder.problem(at, path, null, "no other tower '" + online + "' to be the momentum copy of"
+                            + towerHint(online, spec));
+                } else if (onlineSpec.momentumOf() != null) {
+                    binder.problem(at, path, null, "tower '" + online + "' is itself the momentum copy of '"
+                            + onlineSpec.momentumOf() + "'; name the tower that is trained, '" + onlineSpec.momentumOf() + "'");
+                } else if (towerSpec.initFrom() != null) {
+                    binder.problem(at, path, null, "a momentum tower starts from its tower's weights; drop init_from here"
+                            + " (give it to tower '" + online + "')");
+                } else {
+                    Object mine = ((Map<?, ?>) resolvedTowers.get(entry.getKey())).get("encoder");
+                    Object theirs = ((Map<?, ?>) resolvedTowers.get(online)).get("encoder");
+                    Object myModality = ((Map<?, ?>) resolvedTowers.get(entry.getKey())).get("modality");
+                    Object theirModality = ((Map<?, ?>) resolvedTowers.get(online)).get("modality");
+                    if (mine != null && theirs != null && !mine.equals(theirs)) {
+                        binder.problem(at, path, null, "the momentum copy must have the encoder of tower '" + online
+                                + "', found " + mine + " against " + theirs + "; give both the same encoder block");
+                    } else if (myModality != null && theirModality != null && !myModality.equals(theirModality)) {
+                        binder.problem(at, path, null, "the momentum copy must have the modality of tower '" + online
+                                + "', found " + myModality + " against " + theirModality + "; give both the same modality");
+                    }
+                }
+            }
         }
 
         private List<RunPlan.WeightedLoss> losses(ExperimentSpec spec, Map<String, Integer> embedDims,
