@@ -297,7 +297,7 @@ public final class RunComposer {
                     continue;
                 }
                 String path = "towers." + entry.getKey() + ".momentum_of";
-                Node at = towerSpec.encoder().node();
+                Node at = keyNode(keyNode(keyNode(root, "towers"), entry.getKey()), "momentum_of");
                 TowerSpec onlineSpec = spec.towers().get(online);
                 if (onlineSpec == null || online.equals(entry.getKey())) {
                     binder.problem(at, path, null, "no other tower '" + online + "' to be the momentum copy of"
