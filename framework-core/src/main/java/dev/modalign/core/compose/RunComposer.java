@@ -244,6 +244,19 @@ public final class RunComposer {
                             context(List.of(name), Map.of(), modality.spec()), resolvedEncoder);
                     resolvedTower.put("encoder", resolvedEncoder);
                 }
+                boolean torchScript = towerSpec.initFrom() != null
+                        && towerSpec.initFrom().trim().startsWith(TorchScriptEncoder.PREFIX);
+                if (encoder != null && torchScript) {
+                    // The module is the tower's encoder; the declared encoder states the embedding size it must return.
+                    Path module = baseDir.resolve(towerSpec.initFrom().trim().substring(TorchScriptEncoder.PREFIX.length()))
+                            .normalize();
+                    if (!java.nio.file.Files.isRegularFile(module)) {
+                        binder.problem(keyNode(keyNode(keyNode(root, "towers"), name), "init_from"), "towers." + name
+                                + ".init_from", null, "no TorchScript file " + module + "; give a module saved with"
+                                + " torch.jit.script(module).save(path), relative to the experiment file");
+                    }
+                    encoder = new TorchScriptEncoder(module, name, encoder);
+                }
                 resolvedTower.put("frozen", towerSpec.frozen());
                 resolvedTower.put("init_from", towerSpec.initFrom());
                 if (towerSpec.momentumOf() != null) {
@@ -276,7 +289,8 @@ public final class RunComposer {
                     // A momentum copy reads its tower's field (another view of the same record) unless told otherwise.
                     String field = fields.getOrDefault(name, momentumOf == null ? name : fields.getOrDefault(momentumOf, momentumOf));
                     towers.add(new Tower(name, field, modality, List.copyOf(augmentations), encoder,
-                            towerSpec.frozen() || momentumOf != null, towerSpec.initFrom(), momentumOf, towerSpec.momentum()));
+                            towerSpec.frozen() || momentumOf != null || torchScript, towerSpec.initFrom(), momentumOf,
+                            towerSpec.momentum()));
                 }
             }
             checkMomentumTowers(spec, resolvedTowers);

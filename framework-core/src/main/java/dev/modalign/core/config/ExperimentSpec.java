@@ -66,7 +66,9 @@ public record ExperimentSpec(
             @Doc("Keep the encoder's weights fixed (out of the optimiser).") @Default("false") boolean frozen,
             @Doc("Start the encoder from a checkpoint: a .params file or a run directory (its "
                     + "artifacts/checkpoint/<tower>.params), run:<run id>[/<tower>] (a run of the tracker, the same tower "
-                    + "name unless given), or stage:<stage>[/<tower>] (an earlier stage of this file).") @Default("null")
+                    + "name unless given), stage:<stage>[/<tower>] (an earlier stage of this file), or "
+                    + "torchscript:<file.pt> (a TorchScript module that becomes the tower's encoder, frozen: it takes the "
+                    + "modality's batch and returns [B, embed_dim] of the encoder declared).") @Default("null")
                     String initFrom,
             @Doc("Make this tower the momentum (EMA) copy of the named tower, as MoCo's key encoder (\"Momentum "
                     + "Contrast for Unsupervised Visual Representation Learning\", He et al., CVPR 2020, Eq. 2): its "

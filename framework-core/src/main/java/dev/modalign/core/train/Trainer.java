@@ -582,6 +582,12 @@ public final class Trainer {
             if (tower.initFrom() == null) {
                 continue;
             }
+            if (tower.encoder() instanceof dev.modalign.core.compose.TorchScriptEncoder module) {
+                // Loaded as the tower's encoder when it was initialised.
+                out.println("tower '" + tower.name() + "' is the TorchScript module " + module.file() + " (frozen)");
+                tags.put("modalign.init_from." + tower.name(), tower.initFrom());
+                continue;
+            }
             Path file = checkpointOf(tower);
             try (DataInputStream stream = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
                 tower.encoder().block().loadParameters(model, stream);

@@ -135,6 +135,45 @@ class TrainerTest {
     }
 
     @Test
+    void aTorchScriptModuleBecomesAFrozenTowerOutOfTheOptimiser() throws Exception {
+        Files.copy(dev.modalign.core.compose.TorchScriptEncoderTest.resource("linear8.pt"), dir.resolve("linear8.pt"));
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:linear8.pt'}");
+        assertTrue(yaml.contains("torchscript:linear8.pt"), yaml);
+        String plain = trainingLine(Experiments.TINY);
+        String scripted = trainingLine(yaml);
+        assertEquals("144", plain.replaceFirst(".* (\\d+) parameters.*", "$1"), plain);
+        assertEquals("72", scripted.replaceFirst(".* (\\d+) parameters.*", "$1"), "only tower b is trained: " + scripted);
+        RunResult result = run(yaml);
+        assertEquals(12, result.steps());
+        assertTrue(Double.isFinite(result.metrics().get("eval/mean-cosine/cosine")));
+        assertTrue(records(Path.of(result.location())).stream().filter(r -> r.get("kind").getAsString().equals("tags"))
+                .map(r -> r.getAsJsonObject("data").get("modalign.init_from.a")).anyMatch(t -> t != null
+                        && t.getAsString().equals("torchscript:linear8.pt")), "the run records where tower a came from");
+    }
+
+    @Test
+    void aTorchScriptModuleThatDoesNotFitFailsTheRunNamingTheFileAndShapes() throws Exception {
+        Files.copy(dev.modalign.core.compose.TorchScriptEncoderTest.resource("linear8to4.pt"), dir.resolve("small.pt"));
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:small.pt'}");
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(yaml));
+        assertTrue(failure.getMessage().contains("towers.a.init_from: the TorchScript module " + dir.resolve("small.pt"))
+                && failure.getMessage().contains("float32 [B, 8]"), failure.getMessage());
+    }
+
+    @Test
+    void aMissingTorchScriptFileIsALocatedError() {
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:nope.pt'}");
+        Path file = Experiments.write(dir, "experiment.yaml", yaml);
+        dev.modalign.core.UserError error = assertThrows(dev.modalign.core.UserError.class,
+                () -> new dev.modalign.core.compose.RunComposer(registry, dir).compose(file));
+        assertTrue(error.getMessage().contains("towers.a.init_from no TorchScript file " + dir.resolve("nope.pt")),
+                error.getMessage());
+    }
+
+    @Test
     void theResolvedConfigurationIsAnExperimentThatResolvesToItself() throws IOException {
         RunResult result = run(Experiments.TINY.replace("epochs: 3", "epochs: 1"));
         String resolved = Files.readString(Path.of(result.location()).resolve("artifacts/config/resolved.yaml"));
