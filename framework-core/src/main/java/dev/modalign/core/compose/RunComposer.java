@@ -259,8 +259,26 @@ public final class RunComposer {
                             context(List.of(name), Map.of(), modality.spec()), resolvedEncoder);
                     resolvedTower.put("encoder", resolvedEncoder);
                 }
+                boolean torchScript = towerSpec.initFrom() != null
+                        && towerSpec.initFrom().trim().startsWith(TorchScriptEncoder.PREFIX);
+                if (encoder != null && torchScript) {
+                    // The module is the tower's encoder; the declared encoder states the embedding size it must return.
+                    Path module = baseDir.resolve(towerSpec.initFrom().trim().substring(TorchScriptEncoder.PREFIX.length()))
+                            .normalize();
+                    if (!java.nio.file.Files.isRegularFile(module)) {
+                        binder.problem(keyNode(keyNode(keyNode(root, "towers"), name), "init_from"), "towers." + name
+                                + ".init_from", null, "no TorchScript file " + module + "; give a module saved with"
+                                + " torch.jit.script(module).save(path), relative to the experiment file");
+                    }
+                    encoder = new TorchScriptEncoder(module, name, encoder);
+                }
                 resolvedTower.put("frozen", towerSpec.frozen());
                 resolvedTower.put("init_from", towerSpec.initFrom());
+                if (towerSpec.momentumOf() != null) {
+                    // Only where used, so that the resolved configuration of every other run stays as it was.
+                    resolvedTower.put("momentum_of", towerSpec.momentumOf());
+                    resolvedTower.put("momentum", towerSpec.momentum());
+                }
                 List<Augmentation<?>> augmentations = new ArrayList<>();
                 List<Object> resolvedAugmentations = new ArrayList<>();
                 for (ComponentRef ref : spec.augment().getOrDefault(name, List.of())) {
@@ -282,13 +300,57 @@ public final class RunComposer {
                 }
                 resolvedTowers.put(name, resolvedTower);
                 if (modality != null && encoder != null) {
-                    towers.add(new Tower(name, fields.getOrDefault(name, name), modality, List.copyOf(augmentations), encoder,
-                            towerSpec.frozen(), towerSpec.initFrom()));
+                    String momentumOf = towerSpec.momentumOf();
+                    // A momentum copy reads its tower's field (another view of the same record) unless told otherwise.
+                    String field = fields.getOrDefault(name, momentumOf == null ? name : fields.getOrDefault(momentumOf, momentumOf));
+                    towers.add(new Tower(name, field, modality, List.copyOf(augmentations), encoder,
+                            towerSpec.frozen() || momentumOf != null || torchScript, towerSpec.initFrom(), momentumOf,
+                            towerSpec.momentum()));
                 }
             }
+            checkMomentumTowers(spec, resolvedTowers);
             resolved.put("towers", resolvedTowers);
             resolved.put("augment", resolvedAugment);
             return towers;
+        }
+
+        /**
+         * A momentum tower names a tower of its own kind (not itself a momentum copy) whose encoder it copies: the same
+         * modality and encoder, type and parameters, so that the update can pair their weights one to one.
+         */
+        private void checkMomentumTowers(ExperimentSpec spec, Map<String, Object> resolvedTowers) {
+            for (Map.Entry<String, TowerSpec> entry : spec.towers().entrySet()) {
+                TowerSpec towerSpec = entry.getValue();
+                String online = towerSpec.momentumOf();
+                if (online == null) {
+                    continue;
+                }
+                String path = "towers." + entry.getKey() + ".momentum_of";
+                Node at = keyNode(keyNode(keyNode(root, "towers"), entry.getKey()), "momentum_of");
+                TowerSpec onlineSpec = spec.towers().get(online);
+                if (onlineSpec == null || online.equals(entry.getKey())) {
+                    binder.problem(at, path, null, "no other tower '" + online + "' to be the momentum copy of"
+                            + towerHint(online, spec));
+                } else if (onlineSpec.momentumOf() != null) {
+                    binder.problem(at, path, null, "tower '" + online + "' is itself the momentum copy of '"
+                            + onlineSpec.momentumOf() + "'; name the tower that is trained, '" + onlineSpec.momentumOf() + "'");
+                } else if (towerSpec.initFrom() != null) {
+                    binder.problem(at, path, null, "a momentum tower starts from its tower's weights; drop init_from here"
+                            + " (give it to tower '" + online + "')");
+                } else {
+                    Object mine = ((Map<?, ?>) resolvedTowers.get(entry.getKey())).get("encoder");
+                    Object theirs = ((Map<?, ?>) resolvedTowers.get(online)).get("encoder");
+                    Object myModality = ((Map<?, ?>) resolvedTowers.get(entry.getKey())).get("modality");
+                    Object theirModality = ((Map<?, ?>) resolvedTowers.get(online)).get("modality");
+                    if (mine != null && theirs != null && !mine.equals(theirs)) {
+                        binder.problem(at, path, null, "the momentum copy must have the encoder of tower '" + online
+                                + "', found " + mine + " against " + theirs + "; give both the same encoder block");
+                    } else if (myModality != null && theirModality != null && !myModality.equals(theirModality)) {
+                        binder.problem(at, path, null, "the momentum copy must have the modality of tower '" + online
+                                + "', found " + myModality + " against " + theirModality + "; give both the same modality");
+                    }
+                }
+            }
         }
 
         private List<RunPlan.WeightedLoss> losses(ExperimentSpec spec, Map<String, Integer> embedDims,

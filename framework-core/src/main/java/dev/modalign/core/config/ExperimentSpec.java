@@ -66,8 +66,26 @@ public record ExperimentSpec(
             @Doc("Keep the encoder's weights fixed (out of the optimiser).") @Default("false") boolean frozen,
             @Doc("Start the encoder from a checkpoint: a .params file or a run directory (its "
                     + "artifacts/checkpoint/<tower>.params), run:<run id>[/<tower>] (a run of the tracker, the same tower "
-                    + "name unless given), or stage:<stage>[/<tower>] (an earlier stage of this file).") @Default("null")
-                    String initFrom) {}
+                    + "name unless given), stage:<stage>[/<tower>] (an earlier stage of this file), or "
+                    + "torchscript:<file.pt> (a TorchScript module that becomes the tower's encoder, frozen: it takes the "
+                    + "modality's batch and returns [B, embed_dim] of the encoder declared).") @Default("null")
+                    String initFrom,
+            @Doc("Make this tower the momentum (EMA) copy of the named tower, as MoCo's key encoder (\"Momentum "
+                    + "Contrast for Unsupervised Visual Representation Learning\", He et al., CVPR 2020, Eq. 2): its "
+                    + "encoder, of the same type and parameters, starts from that tower's weights, stays out of the "
+                    + "optimiser, encodes without gradient, and after each step becomes m x itself + (1 - m) x the "
+                    + "tower's. It reads the tower's record field unless data.fields names another.") @Default("null")
+                    String momentumOf,
+            @Doc("The momentum m of momentum_of, in [0, 1): 0 copies the tower each step; MoCo uses 0.999.")
+                    @Default("0.999") double momentum) {
+
+        public TowerSpec {
+            if (!(momentum >= 0 && momentum < 1)) {
+                throw new InvalidParamException("momentum", "must be in [0, 1), found " + momentum
+                        + "; MoCo uses 0.999, shorter runs 0.99");
+            }
+        }
+    }
 
     /** A loss with the framework's keys. */
     public record LossSpec(

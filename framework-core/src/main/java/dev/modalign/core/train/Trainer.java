@@ -93,6 +93,8 @@ public final class Trainer {
     private volatile StopSignal stopSignal;
 
     private StepListener listener = time -> { };
+    /** The momentum copies among the towers, paired once the blocks are initialised. */
+    private MomentumTowers momentumTowers;
 
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance,
@@ -289,6 +291,11 @@ public final class Trainer {
                 if (!starts.isEmpty()) {
                     run.setTags(starts);
                 }
+            }
+            momentumTowers = MomentumTowers.of(plan.towers());
+            if (from == null) {
+                // A resumed run's momentum towers come from its checkpoint, as every tower's weights do.
+                momentumTowers.copyOnline();
             }
             AdamW optimizer = new AdamW(trainable, train.optimizer(), model, train.threads());
             List<NDArray> fixed = allParameters().stream().filter(p -> !trainable.contains(p)).map(Parameter::getArray).toList();
@@ -579,6 +586,12 @@ public final class Trainer {
             if (tower.initFrom() == null) {
                 continue;
             }
+            if (tower.encoder() instanceof dev.modalign.core.compose.TorchScriptEncoder module) {
+                // Loaded as the tower's encoder when it was initialised.
+                out.println("tower '" + tower.name() + "' is the TorchScript module " + module.file() + " (frozen)");
+                tags.put("modalign.init_from." + tower.name(), tower.initFrom());
+                continue;
+            }
             Path file = checkpointOf(tower);
             try (DataInputStream stream = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
                 tower.encoder().block().loadParameters(model, stream);
@@ -710,6 +723,7 @@ public final class Trainer {
             // al., 2013) scales the gradients; the optimiser applies the scale as it reads them.
             optimizer.step(lr, maxNorm > 0 && gradNorm > maxNorm ? (float) (maxNorm / (gradNorm + 1e-6)) : 1f);
             optimizer.zeroGradients();
+            momentumTowers.update();
             for (WeightedLoss weighted : plan.losses()) {
                 weighted.loss().afterStep(encoded, context);
             }
@@ -858,6 +872,10 @@ public final class Trainer {
             } catch (RuntimeException e) {
                 throw new RunFailure("the encoder of tower '" + tower.name() + "' " + pluginOf(ComponentKind.ENCODER,
                         plan.spec().towers().get(tower.name()).encoder().type()) + "failed: " + e, e);
+            }
+            if (tower.isMomentum()) {
+                // A momentum tower encodes without gradient (MoCo's keys); its weights are frozen besides.
+                out = new NDList(out.stream().map(NDArray::stopGradient).toList());
             }
             outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
                     : new TowerOutput(out.get(0)));

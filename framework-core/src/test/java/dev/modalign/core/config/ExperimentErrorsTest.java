@@ -46,6 +46,25 @@ class ExperimentErrorsTest {
     }
 
     @Test
+    void aMomentumTowerMustCopyAnotherTowerOfTheSameEncoder() {
+        String line = "  b: {modality: {type: vector, size: 8}, encoder: linear}\n";
+        String unknown = Experiments.TINY.replace(line, line
+                + "  a_m: {modality: {type: vector, size: 8}, encoder: linear, momentum_of: c}\n");
+        assertEquals(List.of("bad.yaml:9:74 towers.a_m.momentum_of no other tower 'c' to be the momentum copy of; towers:"
+                + " a, b, a_m"), problems(unknown));
+        String otherEncoder = Experiments.TINY.replace(line, line
+                + "  a_m: {modality: {type: vector, size: 8}, encoder: {type: linear, embed_dim: 4}, momentum_of: a}\n");
+        List<String> mismatch = problems(otherEncoder);
+        assertEquals(1, mismatch.size(), mismatch.toString());
+        assertTrue(mismatch.get(0).startsWith("bad.yaml:9:96 towers.a_m.momentum_of the momentum copy must have the encoder"
+                + " of tower 'a'"), mismatch.get(0));
+        String badMomentum = Experiments.TINY.replace(line, line
+                + "  a_m: {modality: {type: vector, size: 8}, encoder: linear, momentum_of: a, momentum: 1.0}\n");
+        assertTrue(problems(badMomentum).get(0).contains("towers.a_m.momentum must be in [0, 1)"),
+                problems(badMomentum).toString());
+    }
+
+    @Test
     void misspeltParameterNamesTheLineKeyComponentAndTheClosestName() {
         String yaml = Experiments.TINY.replace("temperature: 0.5", "temprature: 0.5");
         assertEquals(List.of("bad.yaml:10:35 losses[0].temprature [align] unknown key 'temprature', did you mean 'temperature'?"),

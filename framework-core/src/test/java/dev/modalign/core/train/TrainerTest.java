@@ -84,6 +84,95 @@ class TrainerTest {
         assertTrue(Files.readString(runDir.resolve("artifacts/config/resolved.yaml")).contains("poison_at: -1"));
     }
 
+    /** TINY with a_m, the momentum copy of tower a, read by a second loss and an evaluator. */
+    static String withMomentumTower(double momentum) {
+        return Experiments.TINY
+                .replace("  b: {modality: {type: vector, size: 8}, encoder: linear}\n",
+                        "  b: {modality: {type: vector, size: 8}, encoder: linear}\n"
+                                + "  a_m: {modality: {type: vector, size: 8}, encoder: {type: linear, embed_dim: 8}, momentum_of: a,"
+                                + " momentum: " + momentum + "}\n")
+                .replace("  - {type: align, towers: [a, b], temperature: 0.5}\n",
+                        "  - {type: align, towers: [a, b], temperature: 0.5}\n  - {type: align, towers: [a_m, b], temperature: 0.5}\n")
+                .replace("  - {type: mean-cosine, towers: [a, b]}\n",
+                        "  - {type: mean-cosine, towers: [a, b]}\n  - {type: mean-cosine, towers: [a_m, b]}\n");
+    }
+
+    private String trainingLine(String yaml) {
+        Path file = Experiments.write(dir, "experiment.yaml", yaml);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        RunModule module = new RunModule(registry, file, new RunModule.Overrides(null, dir.resolve("runs"), "cpu"), dir,
+                new PrintStream(out, true));
+        Guice.createInjector(module).getInstance(Trainer.class).run();
+        return out.toString().lines().filter(l -> l.startsWith("training ")).findFirst().orElseThrow();
+    }
+
+    @Test
+    void aMomentumTowerIsNotInTheOptimiserAndWithMomentumZeroIsItsTowerAfterEveryStep() throws IOException {
+        String yaml = withMomentumTower(0.0);
+        assertTrue(yaml.contains("momentum_of: a") && yaml.contains("towers: [a_m, b]"), yaml);
+        String plain = trainingLine(Experiments.TINY);
+        String momentum = trainingLine(yaml);
+        assertEquals(plain.replaceFirst(".* (\\d+) parameters.*", "$1"), momentum.replaceFirst(".* (\\d+) parameters.*", "$1"),
+                "the optimiser sees the same parameters with the momentum copy as without: " + plain + " / " + momentum);
+        // theta_k = 0 theta_k + 1 theta_q after each optimiser step: the copy ends as its tower, bit for bit, which it
+        // would not if the optimiser (AdamW with its own moments) moved it, or if it were updated before the step.
+        RunResult result = run(yaml);
+        Path artifacts = Path.of(result.location()).resolve("artifacts/checkpoint");
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(artifacts.resolve("a.params")),
+                Files.readAllBytes(artifacts.resolve("a_m.params"))), "a_m's weights are a's");
+        assertEquals(result.metrics().get("eval/mean-cosine/cosine"), result.metrics().get("eval/mean-cosine_2/cosine"));
+    }
+
+    @Test
+    void aMomentumTowerLagsItsTowerAndReadsItsField() throws IOException {
+        RunResult result = run(withMomentumTower(0.9));
+        Path artifacts = Path.of(result.location()).resolve("artifacts/checkpoint");
+        assertFalse(java.util.Arrays.equals(Files.readAllBytes(artifacts.resolve("a.params")),
+                Files.readAllBytes(artifacts.resolve("a_m.params"))), "a_m lags a");
+        double online = result.metrics().get("eval/mean-cosine/cosine");
+        double lagging = result.metrics().get("eval/mean-cosine_2/cosine");
+        assertTrue(lagging > 0.3, "a_m reads a's field and follows a, so it aligns with b too: " + lagging + " vs " + online);
+    }
+
+    @Test
+    void aTorchScriptModuleBecomesAFrozenTowerOutOfTheOptimiser() throws Exception {
+        Files.copy(dev.modalign.core.compose.TorchScriptEncoderTest.resource("linear8.pt"), dir.resolve("linear8.pt"));
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:linear8.pt'}");
+        assertTrue(yaml.contains("torchscript:linear8.pt"), yaml);
+        String plain = trainingLine(Experiments.TINY);
+        String scripted = trainingLine(yaml);
+        assertEquals("144", plain.replaceFirst(".* (\\d+) parameters.*", "$1"), plain);
+        assertEquals("72", scripted.replaceFirst(".* (\\d+) parameters.*", "$1"), "only tower b is trained: " + scripted);
+        RunResult result = run(yaml);
+        assertEquals(12, result.steps());
+        assertTrue(Double.isFinite(result.metrics().get("eval/mean-cosine/cosine")));
+        assertTrue(records(Path.of(result.location())).stream().filter(r -> r.get("kind").getAsString().equals("tags"))
+                .map(r -> r.getAsJsonObject("data").get("modalign.init_from.a")).anyMatch(t -> t != null
+                        && t.getAsString().equals("torchscript:linear8.pt")), "the run records where tower a came from");
+    }
+
+    @Test
+    void aTorchScriptModuleThatDoesNotFitFailsTheRunNamingTheFileAndShapes() throws Exception {
+        Files.copy(dev.modalign.core.compose.TorchScriptEncoderTest.resource("linear8to4.pt"), dir.resolve("small.pt"));
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:small.pt'}");
+        RunFailure failure = assertThrows(RunFailure.class, () -> run(yaml));
+        assertTrue(failure.getMessage().contains("towers.a.init_from: the TorchScript module " + dir.resolve("small.pt"))
+                && failure.getMessage().contains("float32 [B, 8]"), failure.getMessage());
+    }
+
+    @Test
+    void aMissingTorchScriptFileIsALocatedError() {
+        String yaml = Experiments.TINY.replace("encoder: {type: linear, embed_dim: 8}}",
+                "encoder: {type: linear, embed_dim: 8}, init_from: 'torchscript:nope.pt'}");
+        Path file = Experiments.write(dir, "experiment.yaml", yaml);
+        dev.modalign.core.UserError error = assertThrows(dev.modalign.core.UserError.class,
+                () -> new dev.modalign.core.compose.RunComposer(registry, dir).compose(file));
+        assertTrue(error.getMessage().contains("towers.a.init_from no TorchScript file " + dir.resolve("nope.pt")),
+                error.getMessage());
+    }
+
     @Test
     void theResolvedConfigurationIsAnExperimentThatResolvesToItself() throws IOException {
         RunResult result = run(Experiments.TINY.replace("epochs: 3", "epochs: 1"));
