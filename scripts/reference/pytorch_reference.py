@@ -34,6 +34,9 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="timed steps")
     parser.add_argument("--gemm", action="store_true", help="also time a 2048^3 matrix product")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--phases", action="store_true",
+                        help="after the timed steps, time as many again phase by phase (forward, loss, loss_read, "
+                             "backward, clip_norm, optimizer, zero) and print phases_ms, milliseconds per step")
     parser.add_argument("--optimizer", default="default", choices=["default", "foreach", "fused"],
                         help="torch.optim.AdamW's implementation: its default for the device (a loop over "
                              "parameters on CPU), foreach=True, or fused=True")
@@ -83,6 +86,37 @@ def main():
     synchronise(device)
     seconds = time.perf_counter() - started
 
+    phases = None
+    if args.phases:
+        phases = {}
+
+        def timed(name, since):
+            synchronise(device)
+            now = time.perf_counter()
+            phases[name] = phases.get(name, 0.0) + (now - since) * 1000 / args.steps
+            return now
+
+        for i in range(args.steps):
+            batch = batches[i % len(batches)]
+            mark = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            mark = timed("zero", mark)
+            embeddings = model.encode(batch)
+            mark = timed("forward", mark)
+            loss = model.loss(embeddings)
+            mark = timed("loss", mark)
+            value = loss.item()
+            mark = timed("loss_read", mark)
+            loss.backward()
+            mark = timed("backward", mark)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
+            mark = timed("clip_norm", mark)
+            optimizer.step()
+            schedule.step()
+            mark = timed("optimizer", mark)
+            model.after_step()
+            timed("after_step", mark)
+
     result = {
         "steps_per_sec": args.steps / seconds,
         "flops_per_step": flops,
@@ -93,6 +127,8 @@ def main():
         "threads": torch.get_num_threads(),
         "optimizer": args.optimizer,
     }
+    if phases is not None:
+        result["phases_ms"] = phases
     print(json.dumps(result))
 
 
@@ -277,7 +313,12 @@ def build_model(card):
                 self.weights.append(float(loss["weight"]))
 
         def forward(self, batch):
-            embeddings = {name: tower(batch[name]) for name, tower in self.towers.items()}
+            return self.loss(self.encode(batch))
+
+        def encode(self, batch):
+            return {name: tower(batch[name]) for name, tower in self.towers.items()}
+
+        def loss(self, embeddings):
             total = None
             for loss, towers, weight in zip(self.losses, self.loss_towers, self.weights):
                 term = loss(*(embeddings[t] for t in towers))

@@ -42,9 +42,10 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
      * @param peakBytes the process's peak resident memory during the run, or -1
      * @param finalLoss the last step's loss
      * @param parameters the number of trained values (towers that are not frozen, and the losses' parameters)
+     * @param phaseMillis mean milliseconds per timed step in each {@link StepListener.Phase}, by ordinal
      */
     public record Measurement(double stepsPerSecond, double samplesPerSecond, double dataShare, double trackingShare,
-            long peakBytes, double finalLoss, long parameters) {}
+            long peakBytes, double finalLoss, long parameters, double[] phaseMillis) {}
 
     /**
      * Composes {@code file} with {@code assignments}, the thread count and the step count, trains it and
@@ -124,8 +125,14 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
         long data = times.stream().mapToLong(StepListener.StepTime::dataNanos).sum();
         long tracking = times.stream().mapToLong(StepListener.StepTime::trackingNanos).sum();
         double seconds = wall / 1e9;
+        double[] phases = new double[StepListener.Phase.values().length];
+        for (StepListener.StepTime time : times) {
+            for (int i = 0; i < phases.length; i++) {
+                phases[i] += time.phaseNanos()[i] / 1e6 / times.size();
+            }
+        }
         return new Measurement(times.size() / seconds, samples / seconds, data / (double) wall, tracking / (double) wall,
-                peakBytes, finalLoss, parameters);
+                peakBytes, finalLoss, parameters, phases);
     }
 
     private static Path temporaryDirectory() {
