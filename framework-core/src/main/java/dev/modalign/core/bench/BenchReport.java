@@ -143,18 +143,21 @@ public final class BenchReport {
             total += median;
             line.append(String.format(" %s %.2f,", phase.name().toLowerCase(java.util.Locale.ROOT), median));
         }
-        line.append(String.format(" sum %.2f", total));
+        double other = Samples.of(ours, m -> 1000 / m.stepsPerSecond()
+                - java.util.Arrays.stream(m.phaseMillis()).sum()).median();
+        // "other": a step's wall time outside its phases (between steps: progress, checkpoints, garbage collection).
+        line.append(String.format(" sum %.2f, other %.2f", total, other));
         out.println(line);
         if (!theirs.isEmpty() && !theirs.get(0).phaseMillis().isEmpty()) {
-            StringBuilder other = new StringBuilder("  phases, ms/step (median of runs): PyTorch ");
+            StringBuilder reference = new StringBuilder("  phases, ms/step (median of runs): PyTorch ");
             double sum = 0;
             for (String name : theirs.get(0).phaseMillis().keySet()) {
                 double median = Samples.of(theirs, m -> m.phaseMillis().getOrDefault(name, Double.NaN)).median();
                 sum += median;
-                other.append(String.format(" %s %.2f,", name, median));
+                reference.append(String.format(" %s %.2f,", name, median));
             }
-            other.append(String.format(" sum %.2f", sum));
-            out.println(other);
+            reference.append(String.format(" sum %.2f", sum));
+            out.println(reference);
         }
     }
 
