@@ -17,8 +17,9 @@ step, counted by torch.utils.flop_counter: matrix products, convolutions, attent
     python scripts/reference/pytorch_reference.py --card CARD.yaml --threads 2 --warmup 10 --steps 40
 
 The encoders mirror plugins/encoders (MlpEncoder, CnnEncoder, TransformerEncoder: TokenTransformer,
-PreNormEncoderLayer, MultiHeadSelfAttention, MaskedMeanPooling) and the losses plugins/clip and
-plugins/siglip; a component with no mirror here is refused by name.
+PreNormEncoderLayer, MultiHeadSelfAttention, MaskedMeanPooling; with their token features for FILIP) and
+the losses plugins/clip, plugins/siglip and plugins/filip (FilipLoss, TokenwiseSimilarity); a component with
+no mirror here is refused by name.
 """
 import argparse
 import json
@@ -34,6 +35,9 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="timed steps")
     parser.add_argument("--gemm", action="store_true", help="also time a 2048^3 matrix product")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--phases", action="store_true",
+                        help="after the timed steps, time as many again phase by phase (forward, loss, loss_read, "
+                             "backward, clip_norm, optimizer, zero) and print phases_ms, milliseconds per step")
     parser.add_argument("--optimizer", default="default", choices=["default", "foreach", "fused"],
                         help="torch.optim.AdamW's implementation: its default for the device (a loop over "
                              "parameters on CPU), foreach=True, or fused=True")
@@ -83,6 +87,37 @@ def main():
     synchronise(device)
     seconds = time.perf_counter() - started
 
+    phases = None
+    if args.phases:
+        phases = {}
+
+        def timed(name, since):
+            synchronise(device)
+            now = time.perf_counter()
+            phases[name] = phases.get(name, 0.0) + (now - since) * 1000 / args.steps
+            return now
+
+        for i in range(args.steps):
+            batch = batches[i % len(batches)]
+            mark = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            mark = timed("zero", mark)
+            embeddings = model.encode(batch)
+            mark = timed("forward", mark)
+            loss = model.loss(embeddings)
+            mark = timed("loss", mark)
+            value = loss.item()
+            mark = timed("loss_read", mark)
+            loss.backward()
+            mark = timed("backward", mark)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
+            mark = timed("clip_norm", mark)
+            optimizer.step()
+            schedule.step()
+            mark = timed("optimizer", mark)
+            model.after_step()
+            timed("after_step", mark)
+
     result = {
         "steps_per_sec": args.steps / seconds,
         "flops_per_step": flops,
@@ -93,6 +128,8 @@ def main():
         "threads": torch.get_num_threads(),
         "optimizer": args.optimizer,
     }
+    if phases is not None:
+        result["phases_ms"] = phases
     print(json.dumps(result))
 
 
@@ -143,11 +180,18 @@ def build_modules():
                 stride = min(reduction, 2) if stage == 0 else 2
                 layers += [nn.Conv2d(channels, filters, 3, stride, 1, bias=False), nn.BatchNorm2d(filters), nn.ReLU()]
                 channels = filters
-            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, params["embed_dim"])]
-            self.net = nn.Sequential(*layers)
+            self.stages = nn.Sequential(*layers)
+            self.projection = nn.Linear(channels, params["embed_dim"])
 
         def forward(self, inputs):
-            return self.net(inputs[0])
+            return self.projection(self.stages(inputs[0]).mean((2, 3)))
+
+        def features(self, inputs):
+            """CnnEncoder.PatchTokenSequence: the embedding, every position of the last map projected, mask of ones."""
+            maps = self.stages(inputs[0])
+            embedding = self.projection(maps.mean((2, 3)))
+            tokens = self.projection(maps.flatten(2).transpose(1, 2))
+            return embedding, tokens, torch.ones(tokens.shape[:2], device=tokens.device)
 
     class EncoderLayer(nn.Module):
         """PreNormEncoderLayer with MultiHeadSelfAttention (fused QKV, padding keys at -1e9)."""
@@ -192,6 +236,10 @@ def build_modules():
             self.first = params["pooling"] == "first"
 
         def forward(self, inputs):
+            return self.features(inputs)[0]
+
+        def features(self, inputs):
+            """The embedding, the projected token features and the padding mask, as TokenTransformer returns."""
             ids, mask = inputs
             length = ids.shape[1]
             x = self.dropout(self.table[ids] + self.positions[:length])
@@ -200,9 +248,9 @@ def build_modules():
                 x = layer(x, key_bias)
             tokens = self.projection(self.final_norm(x))
             if self.first:
-                return tokens[:, 0]
+                return tokens[:, 0], tokens, mask
             weights = mask.unsqueeze(2)
-            return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
+            return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1), tokens, mask
 
     class Clip(nn.Module):
         """ClipLoss: symmetric InfoNCE, learned log-scale clipped to log(max_logit_scale)."""
@@ -248,7 +296,29 @@ def build_modules():
         def after_step(self):
             pass
 
-    return {"mlp": Mlp, "cnn": Cnn, "transformer": Transformer}, {"clip": Clip, "siglip": SigLip}
+    class Filip(Clip):
+        """FilipLoss: CLIP's loss over token-wise late interaction (Yao et al. 2022, equations 4-5)."""
+
+        needs_tokens = True
+        padding_penalty = 4.0
+
+        def forward(self, first, second):
+            _, a, a_mask = first
+            _, b, b_mask = second
+            a, b = F.normalize(a, dim=2), F.normalize(b, dim=2)
+            n, ta, dim = a.shape
+            m, tb, _ = b.shape
+            pairs = (a.reshape(n * ta, dim) @ b.reshape(m * tb, dim).T).reshape(n, ta, m, tb)
+            best_in_b = (pairs + ((b_mask - 1) * self.padding_penalty)[None, None]).amax(3)  # [N, Ta, M]
+            a_to_b = (best_in_b * a_mask[:, :, None]).sum(1) / a_mask.sum(1).clamp(min=1)[:, None]
+            best_in_a = (pairs + ((a_mask - 1) * self.padding_penalty)[:, :, None, None]).amax(1)  # [N, M, Tb]
+            b_to_a = (best_in_a * b_mask[None]).sum(2) / b_mask.sum(1).clamp(min=1)[None, :]
+            scale = self.logit_scale.clamp(max=self.cap).exp()
+            labels = torch.arange(n, device=a.device)
+            return (F.cross_entropy(a_to_b * scale, labels) + F.cross_entropy((b_to_a * scale).T, labels)) / 2
+
+    return ({"mlp": Mlp, "cnn": Cnn, "transformer": Transformer},
+            {"clip": Clip, "siglip": SigLip, "filip": Filip})
 
 
 def build_model(card):
@@ -277,10 +347,18 @@ def build_model(card):
                 self.weights.append(float(loss["weight"]))
 
         def forward(self, batch):
-            embeddings = {name: tower(batch[name]) for name, tower in self.towers.items()}
+            return self.loss(self.encode(batch))
+
+        def encode(self, batch):
+            if any(getattr(loss, "needs_tokens", False) for loss in self.losses):
+                return {name: tower.features(batch[name]) for name, tower in self.towers.items()}
+            return {name: tower(batch[name]) for name, tower in self.towers.items()}
+
+        def loss(self, embeddings):
             total = None
             for loss, towers, weight in zip(self.losses, self.loss_towers, self.weights):
-                term = loss(*(embeddings[t] for t in towers))
+                term = loss(*(embeddings[t] if getattr(loss, "needs_tokens", False) or not isinstance(embeddings[t], tuple)
+                              else embeddings[t][0] for t in towers))
                 term = term if weight == 1.0 else term * weight
                 total = term if total is None else total + term
             return total

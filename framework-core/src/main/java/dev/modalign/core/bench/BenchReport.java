@@ -32,6 +32,7 @@ public final class BenchReport {
     private final PytorchReference reference;
     private final PrintStream out;
     private final List<Row> rows = new ArrayList<>();
+    private boolean phases;
 
     /** One line of the final table. */
     record Row(String config, int threads, int batchSize, Samples modalign, Samples pytorch, double flopsPerStep,
@@ -43,6 +44,15 @@ public final class BenchReport {
         this.device = device;
         this.reference = reference;
         this.out = out;
+    }
+
+    /**
+     * Also prints where a step's time goes, phase by phase ({@link dev.modalign.core.train.StepListener.Phase}),
+     * beside the reference's own phases; the reference times those in extra steps after its timed ones.
+     */
+    public BenchReport withPhases(boolean phases) {
+        this.phases = phases;
+        return this;
     }
 
     /** The step benchmark of every configuration at every thread count. */
@@ -75,10 +85,10 @@ public final class BenchReport {
                     for (int run = 0; run < runs; run++) {
                         boolean gemm = !referenceGemm.containsKey(threads);
                         PytorchReference.Measurement before = run % 2 == 1 && card != null
-                                ? reference.run(card, threads, warmup, steps, gemm) : null;
+                                ? reference.run(card, threads, warmup, steps, gemm, phases) : null;
                         StepBenchmark.Measurement mine = bench.run(config, assignments, threads, warmup, steps);
                         PytorchReference.Measurement other = before != null ? before
-                                : card != null ? reference.run(card, threads, warmup, steps, gemm) : null;
+                                : card != null ? reference.run(card, threads, warmup, steps, gemm, phases) : null;
                         ours.add(mine);
                         if (other != null) {
                             theirs.add(other);
@@ -108,6 +118,9 @@ public final class BenchReport {
                             Samples.of(ours, m -> m.peakBytes() < 0 ? Double.NaN : m.peakBytes()),
                             Samples.of(theirs, m -> m.peakBytes() < 0 ? Double.NaN : m.peakBytes()));
                     rows.add(row);
+                    if (phases) {
+                        printPhases(ours, theirs);
+                    }
                     out.printf("  median: modalign %s steps/s, %.0f samples/s, %s GFLOP/s; PyTorch %s steps/s; ratio %s%n",
                             row.modalign().format("%.2f"), row.samplesPerSecond().median(),
                             gflops(flops, row.modalign().median()), row.pytorch().format("%.2f"), ratio(row));
@@ -119,6 +132,33 @@ public final class BenchReport {
             }
         }
         table();
+    }
+
+    /** Medians over the runs of each phase's milliseconds per step, modalign's and the reference's. */
+    private void printPhases(List<StepBenchmark.Measurement> ours, List<PytorchReference.Measurement> theirs) {
+        StringBuilder line = new StringBuilder("  phases, ms/step (median of runs): modalign");
+        double total = 0;
+        for (dev.modalign.core.train.StepListener.Phase phase : dev.modalign.core.train.StepListener.Phase.values()) {
+            double median = Samples.of(ours, m -> m.phaseMillis()[phase.ordinal()]).median();
+            total += median;
+            line.append(String.format(" %s %.2f,", phase.name().toLowerCase(java.util.Locale.ROOT), median));
+        }
+        double other = Samples.of(ours, m -> 1000 / m.stepsPerSecond()
+                - java.util.Arrays.stream(m.phaseMillis()).sum()).median();
+        // "other": a step's wall time outside its phases (between steps: progress, checkpoints, garbage collection).
+        line.append(String.format(" sum %.2f, other %.2f", total, other));
+        out.println(line);
+        if (!theirs.isEmpty() && !theirs.get(0).phaseMillis().isEmpty()) {
+            StringBuilder reference = new StringBuilder("  phases, ms/step (median of runs): PyTorch ");
+            double sum = 0;
+            for (String name : theirs.get(0).phaseMillis().keySet()) {
+                double median = Samples.of(theirs, m -> m.phaseMillis().getOrDefault(name, Double.NaN)).median();
+                sum += median;
+                reference.append(String.format(" %s %.2f,", name, median));
+            }
+            reference.append(String.format(" sum %.2f", sum));
+            out.println(reference);
+        }
     }
 
     private void table() {

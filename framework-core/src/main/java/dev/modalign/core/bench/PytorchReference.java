@@ -38,7 +38,7 @@ public record PytorchReference(Path python, Path script) {
 
     /** What one reference run printed. */
     public record Measurement(double stepsPerSecond, double flopsPerStep, long peakBytes, double gemmGflops,
-            String torchVersion, double parameters) {}
+            String torchVersion, double parameters, Map<String, Double> phaseMillis) {}
 
     /** Writes the model card of {@code plan} for the reference; the caller deletes the file. */
     public static Path writeCard(RunPlan plan) {
@@ -115,10 +115,24 @@ public record PytorchReference(Path python, Path script) {
      * @param gemm also measure a 2048^3 matrix product
      */
     public Measurement run(Path card, int threads, int warmup, int steps, boolean gemm) {
+        return run(card, threads, warmup, steps, gemm, false);
+    }
+
+    /**
+     * Runs the reference once for the model card {@code card}.
+     *
+     * @param gemm also measure a 2048^3 matrix product
+     * @param phases also time the step's phases (in separate steps after the timed ones, so that the
+     *     steps/s is not taken with the phase clock running)
+     */
+    public Measurement run(Path card, int threads, int warmup, int steps, boolean gemm, boolean phases) {
         List<String> command = new ArrayList<>(List.of(python.toString(), script.toString(), "--card", card.toString(),
                 "--threads", String.valueOf(threads), "--warmup", String.valueOf(warmup), "--steps", String.valueOf(steps)));
         if (gemm) {
             command.add("--gemm");
+        }
+        if (phases) {
+            command.add("--phases");
         }
         Path log = null;
         try {
@@ -154,9 +168,13 @@ public record PytorchReference(Path python, Path script) {
             if (line.startsWith("{")) {
                 Object parsed = new Yaml(new SafeConstructor(new LoaderOptions())).load(line);
                 if (parsed instanceof Map<?, ?> map) {
+                    Map<String, Double> phases = new LinkedHashMap<>();
+                    if (map.get("phases_ms") instanceof Map<?, ?> timed) {
+                        timed.forEach((name, value) -> phases.put(String.valueOf(name), Double.parseDouble(String.valueOf(value))));
+                    }
                     return new Measurement(number(map, "steps_per_sec"), number(map, "flops_per_step"),
                             (long) number(map, "peak_rss_bytes"), number(map, "gemm_gflops"),
-                            String.valueOf(map.get("torch")), number(map, "parameters"));
+                            String.valueOf(map.get("torch")), number(map, "parameters"), phases);
                 }
             }
         }

@@ -77,6 +77,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--only-retrieval", description = "Skip the step benchmarks (with --retrieval).")
     boolean onlyRetrieval;
 
+    @Option(names = "--phases", description = "Also print where a step's time goes (data, forward, loss, backward, "
+            + "clipping, optimiser, zeroing, tracking, closing the step's arrays), on both sides.")
+    boolean phases;
+
     @Override
     public Integer call() {
         Path home = Path.of(System.getProperty("modalign.home", "."));
@@ -92,7 +96,8 @@ final class BenchCommand implements Callable<Integer> {
             configs = defaultConfigs(home.resolve("experiments/bench"));
         }
         PluginRegistry registry = plugins.load(System.err);
-        BenchReport report = new BenchReport(registry, Cache.directory(), device, reference, System.out);
+        BenchReport report = new BenchReport(registry, Cache.directory(), device, reference, System.out)
+                .withPhases(phases);
         if (!onlyRetrieval) {
             report.steps(configs, assignments, threads, runs, warmup, steps);
         }

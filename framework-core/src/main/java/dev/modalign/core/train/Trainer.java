@@ -95,6 +95,8 @@ public final class Trainer {
     private StepListener listener = time -> { };
     /** The momentum copies among the towers, paired once the blocks are initialised. */
     private MomentumTowers momentumTowers;
+    /** The current step's time per {@link StepListener.Phase}, reset before each step. */
+    private final long[] phases = new long[StepListener.Phase.values().length];
 
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance,
@@ -342,6 +344,9 @@ public final class Trainer {
                     waitedForData += dataWait;
                     long loggedBefore = spentLogging;
                     int samples = next.size();
+                    java.util.Arrays.fill(phases, 0);
+                    phases[StepListener.Phase.DATA.ordinal()] = dataWait;
+                    long closed;
                     try (DataLoader.Batch batch = next) {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
@@ -370,9 +375,13 @@ public final class Trainer {
                         }
                         progress.update(step, stats.loss(), batch.size() * (step + 1 - start.step()) / Math.max(1e-9,
                                 (System.nanoTime() - started) / 1e9));
+                        closed = System.nanoTime();
                     }
-                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, System.nanoTime(), dataWait,
-                            spentLogging - loggedBefore));
+                    long end = System.nanoTime();
+                    phases[StepListener.Phase.CLOSE.ordinal()] += end - closed;
+                    phases[StepListener.Phase.TRACKING.ordinal()] = spentLogging - loggedBefore;
+                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, end, dataWait,
+                            spentLogging - loggedBefore, phases.clone()));
                     if (step == start.step() + 1 || step == start.step() + 3) {
                         int managed = model.getManagedArrays().size();
                         if (leakChecks++ == 1 && managed > managedBefore) {
@@ -667,8 +676,10 @@ public final class Trainer {
         boolean skipNonFinite = train.onNonfinite().equals("skip");
         // The engine's generator (dropout) from the seed and the step alone, so that a resumed run draws what the
         // uninterrupted one would: DJL cannot read PyTorch's generator state to checkpoint it.
+        long mark = System.nanoTime();
         Engine.getInstance().setRandomSeed((int) DataLoader.mix(plan.spec().seed(), step, -3, -3));
-        try (NDManager stepManager = batch.manager().newSubManager()) {
+        NDManager stepManager = batch.manager().newSubManager();
+        try {
             lent.forEach(stepManager::tempAttachAll);
             StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
                     stepManager, true, batchEncoder(batch, parameters, stepManager, true));
@@ -680,6 +691,7 @@ public final class Trainer {
             double loss;
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 encoded = encode(batch, parameters, true);
+                mark = phase(StepListener.Phase.FORWARD, mark);
                 NDArray sum = null;
                 for (WeightedLoss weighted : plan.losses()) {
                     LossOutput output = computeLoss(weighted, encoded, context);
@@ -689,7 +701,9 @@ public final class Trainer {
                     weightedTerms.add(term);
                     sum = sum == null ? term : sum.add(term);
                 }
+                mark = phase(StepListener.Phase.LOSS, mark);
                 loss = scalar(sum);
+                mark = phase(StepListener.Phase.LOSS_READ, mark);
                 if (!Double.isFinite(loss)) {
                     String reason = nonFiniteLoss(step, batch, encoded, terms);
                     if (skipNonFinite) {
@@ -708,7 +722,9 @@ public final class Trainer {
             }
             Map<String, Double> gradientMetrics = termGradients == null ? Map.of()
                     : combineGradients(termGradients, optimizer, context);
+            mark = phase(StepListener.Phase.BACKWARD, mark);
             double gradNorm = optimizer.gradientNorm();
+            mark = phase(StepListener.Phase.CLIP_NORM, mark);
             if (!Double.isFinite(gradNorm)) {
                 String reason = "the gradients are not finite at step " + step + " although the loss is, in "
                         + nonFiniteParameters(optimizer);
@@ -722,11 +738,13 @@ public final class Trainer {
             // Clipping the global norm ("On the difficulty of training recurrent neural networks", Pascanu et
             // al., 2013) scales the gradients; the optimiser applies the scale as it reads them.
             optimizer.step(lr, maxNorm > 0 && gradNorm > maxNorm ? (float) (maxNorm / (gradNorm + 1e-6)) : 1f);
+            mark = phase(StepListener.Phase.OPTIMIZER, mark);
             optimizer.zeroGradients();
             momentumTowers.update();
             for (WeightedLoss weighted : plan.losses()) {
                 weighted.loss().afterStep(encoded, context);
             }
+            mark = phase(StepListener.Phase.ZERO_AND_AFTER_STEP, mark);
             boolean logging = step % train.logEvery() == 0 || step == total - 1;
             Map<String, Double> termValues = new LinkedHashMap<>();
             Map<String, Double> metricValues = new LinkedHashMap<>();
@@ -735,7 +753,12 @@ public final class Trainer {
                 metrics.forEach((name, value) -> metricValues.put(name, scalar(value)));
                 gradientMetrics.forEach((name, value) -> metricValues.put("gradient/" + name, value));
             }
+            phase(StepListener.Phase.METRICS_READ, mark);
             return new StepStats(loss, termValues, metricValues, gradNorm, null);
+        } finally {
+            long closing = System.nanoTime();
+            stepManager.close();
+            phase(StepListener.Phase.CLOSE, closing);
         }
     }
 
@@ -808,6 +831,13 @@ public final class Trainer {
                     + "failed at step " + context.step() + ": " + e, e);
         }
         return combined.metrics();
+    }
+
+    /** Adds the time since {@code since} to {@code phase} of this step; returns now. */
+    private long phase(StepListener.Phase phase, long since) {
+        long now = System.nanoTime();
+        phases[phase.ordinal()] += now - since;
+        return now;
     }
 
     private LossOutput computeLoss(WeightedLoss weighted, EncodedBatch encoded, StepContext context) {

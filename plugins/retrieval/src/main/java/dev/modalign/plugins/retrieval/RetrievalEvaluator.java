@@ -166,6 +166,14 @@ public final class RetrievalEvaluator implements Evaluator {
         NDArray galleryTransposed = gallery.transpose();
         NDArray galleryGroups = groupArray.expandDims(0);
         NDArray negativeInfinity = scope.create(Float.NEGATIVE_INFINITY);
+        int largestGroup = 0;
+        for (long size : groupSizes) {
+            largestGroup = (int) Math.max(largestGroup, size);
+        }
+        if (largestGroup <= COUNTING_PASSES) {
+            rankSmallGroups(queries, galleryTransposed, groups, groupSizes, largestGroup, ranks, averagePrecisions, scope);
+            return new Rankings(ranks, averagePrecisions);
+        }
         for (int start = 0; start < records; start += blockSize) {
             int end = Math.min(records, start + blockSize);
             int rows = end - start;
@@ -206,6 +214,89 @@ public final class RetrievalEvaluator implements Evaluator {
             }
         }
         return new Rankings(ranks, averagePrecisions);
+    }
+
+    /**
+     * {@link #rank} where no group has more than {@link #COUNTING_PASSES} records (one positive per
+     * query, as in paired image-text data): the block's only passes over its [rows, N] similarities
+     * are the product and, per positive, one comparison counted on the device. The positives' scores
+     * are gathered from the block at their known columns ([rows, group size], read back: the only host
+     * copy besides the counts), sorted best first on the host; the non-positives at least as high as a
+     * positive are all those at least as high less the positives at least as high, which the host
+     * counts from the same float32 values. The same ranks as the general path, without its mask,
+     * masked copy and top-k over the whole block.
+     */
+    private void rankSmallGroups(NDArray queries, NDArray galleryTransposed, long[] groups, long[] groupSizes,
+            int largestGroup, long[] ranks, double[] averagePrecisions, NDManager scope) {
+        int records = groups.length;
+        int[][] members = new int[groupSizes.length][];
+        int[] filled = new int[groupSizes.length];
+        for (int g = 0; g < groupSizes.length; g++) {
+            members[g] = new int[(int) groupSizes[g]];
+        }
+        for (int i = 0; i < records; i++) {
+            int g = (int) groups[i];
+            members[g][filled[g]++] = i;
+        }
+        for (int start = 0; start < records; start += blockSize) {
+            int end = Math.min(records, start + blockSize);
+            int rows = end - start;
+            // Each query's positives' columns, padded with its first positive (ignored below).
+            long[] columns = new long[rows * largestGroup];
+            for (int r = 0; r < rows; r++) {
+                int[] group = members[(int) groups[start + r]];
+                for (int c = 0; c < largestGroup; c++) {
+                    columns[r * largestGroup + c] = group[Math.min(c, group.length - 1)];
+                }
+            }
+            try (NDManager block = scope.newSubManager()) {
+                block.tempAttachAll(queries, galleryTransposed);
+                NDArray similarity = queries.get(new NDIndex("{}:{}", start, end)).matMul(galleryTransposed);
+                float[] gathered = similarity.gather(block.create(columns, new Shape(rows, largestGroup)), 1)
+                        .toFloatArray();
+                float[][] positives = new float[rows][];
+                for (int r = 0; r < rows; r++) {
+                    int count = members[(int) groups[start + r]].length;
+                    float[] scores = java.util.Arrays.copyOfRange(gathered, r * largestGroup, r * largestGroup + count);
+                    java.util.Arrays.sort(scores); // ascending; read from the end, best first
+                    positives[r] = scores;
+                }
+                for (int c = 0; c < largestGroup; c++) {
+                    float[] thresholds = new float[rows];
+                    for (int r = 0; r < rows; r++) {
+                        float[] scores = positives[r];
+                        // s - TIE_TOLERANCE in float32, as the device's subtraction of the general path rounds it.
+                        thresholds[r] = c < scores.length ? scores[scores.length - 1 - c] - TIE_TOLERANCE
+                                : Float.POSITIVE_INFINITY;
+                    }
+                    long[] atLeast;
+                    try (NDManager pass = block.newSubManager()) {
+                        pass.tempAttachAll(similarity);
+                        atLeast = similarity.gte(pass.create(thresholds, new Shape(rows, 1))).sum(new int[] {1})
+                                .toType(DataType.INT64, false).toLongArray();
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        float[] scores = positives[r];
+                        if (c >= scores.length) {
+                            continue;
+                        }
+                        long positivesAtLeast = 0;
+                        for (float score : scores) {
+                            if (score >= thresholds[r]) {
+                                positivesAtLeast++;
+                            }
+                        }
+                        int query = start + r;
+                        long j = c + 1;
+                        long rank = j + atLeast[r] - positivesAtLeast;
+                        if (j == 1) {
+                            ranks[query] = rank;
+                        }
+                        averagePrecisions[query] += (double) j / rank / scores.length;
+                    }
+                }
+            }
+        }
     }
 
     /**
