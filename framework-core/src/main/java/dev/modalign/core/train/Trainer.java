@@ -97,6 +97,8 @@ public final class Trainer {
     private MomentumTowers momentumTowers;
     /** The current step's time per {@link StepListener.Phase}, reset before each step. */
     private final long[] phases = new long[StepListener.Phase.values().length];
+    /** Frozen towers' outputs, computed once per distinct input (64 M floats, 256 MB, at most). */
+    private final FrozenEmbeddings frozenEmbeddings = new FrozenEmbeddings(64L << 20);
 
     @Inject
     public Trainer(RunPlan plan, Tracker tracker, Device device, PrintStream out, Provenance provenance,
@@ -432,6 +434,12 @@ public final class Trainer {
             out.printf("share of training time waiting for data %.2f%%, logging %.3f%% (%.1f us/step)%n",
                     100 * dataShare, 100 * trackingShare,
                     taken == 0 ? 0.0 : spentLogging / 1e3 / taken);
+            for (Tower tower : plan.towers()) {
+                if (FrozenEmbeddings.covers(tower) && frozenEmbeddings.held(tower.name()) > 0) {
+                    out.printf("frozen tower '%s': %d inputs encoded once, %d batches served from memory%n", tower.name(),
+                            frozenEmbeddings.held(tower.name()), frozenEmbeddings.served(tower.name()));
+                }
+            }
             Map<String, Double> metrics = new LinkedHashMap<>();
             Map<String, String> failures = new LinkedHashMap<>();
             if (plan.eval() != null && !plan.evaluators().isEmpty()) {
@@ -896,9 +904,18 @@ public final class Trainer {
     private EncodedBatch encode(DataLoader.Batch batch, ParameterStore parameters, boolean training) {
         Map<String, TowerOutput> outputs = new LinkedHashMap<>();
         for (Tower tower : plan.towers()) {
+            boolean fixed = FrozenEmbeddings.covers(tower);
+            if (fixed) {
+                TowerOutput held = frozenEmbeddings.lookup(tower.name(), batch.raw().get(tower.name()), batch.manager());
+                if (held != null) {
+                    outputs.put(tower.name(), held);
+                    continue;
+                }
+            }
             NDList out;
             try {
-                out = tower.encoder().block().forward(parameters, batch.inputs().get(tower.name()), training);
+                // A frozen tower encodes in inference mode (no dropout, no batch statistics): a fixed function.
+                out = tower.encoder().block().forward(parameters, batch.inputs().get(tower.name()), training && !fixed);
             } catch (RuntimeException e) {
                 throw new RunFailure("the encoder of tower '" + tower.name() + "' " + pluginOf(ComponentKind.ENCODER,
                         plan.spec().towers().get(tower.name()).encoder().type()) + "failed: " + e, e);
@@ -907,8 +924,12 @@ public final class Trainer {
                 // A momentum tower encodes without gradient (MoCo's keys); its weights are frozen besides.
                 out = new NDList(out.stream().map(NDArray::stopGradient).toList());
             }
-            outputs.put(tower.name(), out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
-                    : new TowerOutput(out.get(0)));
+            TowerOutput output = out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2))
+                    : new TowerOutput(out.get(0));
+            if (fixed) {
+                frozenEmbeddings.store(tower.name(), batch.raw().get(tower.name()), output);
+            }
+            outputs.put(tower.name(), output);
         }
         // The inputs too, for losses that score them (a captioner's target tokens, masked patches): API 1.3.
         return new EncodedBatch(outputs, batch.labels(), batch.groups(), batch.inputs());

@@ -70,6 +70,9 @@ class StagesTest {
         Outcome outcome = run("run", file.toString(), "--runs-dir", dir.resolve("runs").toString(), "--device", "cpu");
         assertEquals(Main.OK, outcome.code(), outcome.printed());
         assertTrue(outcome.printed().contains("stage 2/2: locked"), outcome.printed());
+        // The frozen tower is encoded once per input: its second epoch comes from memory.
+        assertTrue(outcome.printed().matches("(?s).*frozen tower 'a': \\d+ inputs encoded once, [1-9]\\d* batches served"
+                + " from memory.*"), outcome.printed());
 
         Path first = runDir("tiny-first");
         Path locked = runDir("tiny-locked");
