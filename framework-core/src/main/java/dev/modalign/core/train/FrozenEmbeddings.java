@@ -69,7 +69,8 @@ final class FrozenEmbeddings {
             return false;
         }
         for (Object value : raw) {
-            if (!(value instanceof CharSequence || value instanceof Number || value instanceof byte[]
+            if (!(value instanceof CharSequence || value instanceof java.nio.file.Path || value instanceof Number
+                    || value instanceof byte[]
                     || value instanceof float[] || value instanceof double[] || value instanceof int[]
                     || value instanceof long[])) {
                 return false;

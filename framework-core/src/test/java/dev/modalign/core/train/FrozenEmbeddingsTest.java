@@ -48,9 +48,11 @@ class FrozenEmbeddingsTest {
     @Test
     void rawValuesCompareByContentArraysIncluded() {
         FrozenEmbeddings held = new FrozenEmbeddings(1 << 20);
-        held.store("t", List.of(new float[] {0.5f, 1f}, new byte[] {7, 8}), embeddings(new float[][] {{1, 2}, {3, 4}}));
-        TowerOutput served = held.lookup("t", List.of(new byte[] {7, 8}, new float[] {0.5f, 1f}), manager);
-        assertArrayEquals(new float[] {3, 4, 1, 2}, served.embedding().toFloatArray());
+        held.store("t", List.of(new float[] {0.5f, 1f}, new byte[] {7, 8}, java.nio.file.Path.of("/data/images/1.png")),
+                embeddings(new float[][] {{1, 2}, {3, 4}, {5, 6}}));
+        TowerOutput served = held.lookup("t", List.of(java.nio.file.Path.of("/data/images/1.png"), new byte[] {7, 8},
+                new float[] {0.5f, 1f}), manager);
+        assertArrayEquals(new float[] {5, 6, 3, 4, 1, 2}, served.embedding().toFloatArray());
         // Values that compare by identity only would never be found again: not held at all.
         held.store("u", List.of(new Object()), embeddings(new float[][] {{1, 2}}));
         assertEquals(0, held.held("u"));
