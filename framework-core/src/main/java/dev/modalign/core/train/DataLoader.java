@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -66,8 +67,11 @@ public final class DataLoader implements AutoCloseable {
     private DataErrors skipping;
     /** Per tower: true where the workers pack the batch into direct memory (see the class comment). */
     private final boolean[] packed;
-    /** Direct memory of packed batches whose managers have closed, for the workers to fill again. */
-    private final ConcurrentLinkedQueue<ByteBuffer> pool = new ConcurrentLinkedQueue<>();
+    /**
+     * Direct memory of packed batches whose managers have closed, for the workers to fill again, by size in
+     * bytes (each tower's batches have their own size, the last, shorter batch another).
+     */
+    private final Map<Integer, ConcurrentLinkedQueue<ByteBuffer>> pool = new ConcurrentHashMap<>();
 
     /**
      * @param training shuffle and augment (true), or read in order without augmentation (false)
@@ -271,23 +275,14 @@ public final class DataLoader implements AutoCloseable {
      * the size is free; null where a row is not of the spec's length (the modality's own collate then reports it).
      */
     private ByteBuffer pack(List<Object> rows, int size) {
-        int bytes = Math.multiplyExact(rows.size(), size) * Float.BYTES;
+        int bytes = Math.multiplyExact(Math.multiplyExact(rows.size(), size), Float.BYTES);
         for (Object row : rows) {
             if (!(row instanceof float[] values) || values.length != size) {
                 return null;
             }
         }
-        ByteBuffer memory = null;
-        for (int tries = pool.size(); tries > 0 && memory == null; tries--) {
-            ByteBuffer free = pool.poll();
-            if (free == null) {
-                break;
-            }
-            if (free.capacity() == bytes) {
-                memory = free;
-            }
-            // A buffer of another size (the last, shorter batch's) is left to the garbage collector.
-        }
+        ConcurrentLinkedQueue<ByteBuffer> free = pool.computeIfAbsent(bytes, key -> new ConcurrentLinkedQueue<>());
+        ByteBuffer memory = free.poll();
         if (memory == null) {
             memory = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
         }
@@ -311,7 +306,8 @@ public final class DataLoader implements AutoCloseable {
                     int size = ((VectorSpec) tower.modality().spec()).size();
                     inputs.put(tower.name(), new NDList(batchManager.create(memory,
                             new Shape(examples.size(), size), DataType.FLOAT32)));
-                    batchManager.attachInternal("modalign-loader-memory-" + tower.name(), () -> pool.offer(memory));
+                    batchManager.attachInternal("modalign-loader-memory-" + tower.name(),
+                            () -> pool.get(memory.capacity()).offer(memory));
                 } else {
                     inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.byTower().get(tower.name()),
                             batchManager));
