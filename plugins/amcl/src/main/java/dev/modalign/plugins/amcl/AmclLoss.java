@@ -15,6 +15,7 @@ import dev.modalign.api.Loss;
 import dev.modalign.api.LossOutput;
 import dev.modalign.api.Scalars;
 import dev.modalign.api.StepContext;
+import dev.modalign.plugins.logitscale.LogitScale;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -84,17 +85,7 @@ public final class AmclLoss implements Loss {
                 throw new InvalidParamException("head_dim", "must be at least 1, found " + headDim
                         + "; leave it out for the towers' embed_dim");
             }
-            if (!(temperature > 0) || !Double.isFinite(temperature)) {
-                throw new InvalidParamException("temperature", "must be a finite number > 0, found " + temperature);
-            }
-            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
-                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale);
-            }
-            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
-                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
-                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
-                        + temperature + "; raise max_logit_scale or the temperature");
-            }
+            LogitScale.checkParams(temperature, maxLogitScale, null, null);
             if (!(beta >= 0) || !Double.isFinite(beta)) {
                 throw new InvalidParamException("beta", "must be a finite number >= 0, found " + beta);
             }

@@ -55,21 +55,7 @@ public final class ClipLoss implements Loss {
             @Default("100") double maxLogitScale) {
 
         public Params {
-            if (!(temperature > 0) || !Double.isFinite(temperature)) {
-                throw new InvalidParamException("temperature", "must be > 0, found " + temperature
-                        + "; CLIP starts from 0.07");
-            }
-            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
-                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
-                        + "; the paper uses 100");
-            }
-            // A starting scale above the cap would be clipped silently before the first step; say so now.
-            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
-                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
-                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
-                        + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
-                        + " or the temperature to at least " + (1 / maxLogitScale));
-            }
+            LogitScale.checkParams(temperature, maxLogitScale, "CLIP starts from 0.07", "the paper uses 100");
         }
     }
 

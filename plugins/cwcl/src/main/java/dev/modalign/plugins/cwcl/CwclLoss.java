@@ -79,20 +79,7 @@ public final class CwclLoss implements Loss {
                 throw new InvalidParamException("teacher", "name the frozen tower whose embeddings weigh the targets,"
                         + " e.g. teacher: text_teacher, found " + (teacher == null ? "nothing" : "'" + teacher + "'"));
             }
-            if (!(temperature > 0) || !Double.isFinite(temperature)) {
-                throw new InvalidParamException("temperature", "must be > 0, found " + temperature
-                        + "; CLIP and LiT start from 0.07");
-            }
-            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
-                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
-                        + "; CLIP uses 100");
-            }
-            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
-                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
-                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
-                        + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
-                        + " or the temperature to at least " + (1 / maxLogitScale));
-            }
+            LogitScale.checkParams(temperature, maxLogitScale, "CLIP and LiT start from 0.07", "CLIP uses 100");
         }
     }
 

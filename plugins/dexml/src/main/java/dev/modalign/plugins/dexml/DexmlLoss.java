@@ -84,20 +84,7 @@ public final class DexmlLoss implements Loss {
             @Default("true") boolean symmetric) {
 
         public Params {
-            if (!(temperature > 0) || !Double.isFinite(temperature)) {
-                throw new InvalidParamException("temperature", "must be a finite number > 0, found " + temperature
-                        + "; CLIP starts from 0.07, the DEXML configurations use 0.05");
-            }
-            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
-                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
-                        + "; CLIP uses 100");
-            }
-            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
-                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
-                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
-                        + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
-                        + " or the temperature to at least " + (1 / maxLogitScale));
-            }
+            LogitScale.checkParams(temperature, maxLogitScale, "CLIP starts from 0.07, the DEXML configurations use 0.05", "CLIP uses 100");
             if (positives == null) {
                 throw new InvalidParamException("positives", "must be group or label, found nothing");
             }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.initializer.ConstantInitializer;
+import dev.modalign.api.InvalidParamException;
 import java.util.List;
 
 /**
@@ -28,6 +29,32 @@ public final class LogitScale {
     private final float cap;
     /** The learned log-scale, a float32 scalar; null when the temperature is fixed. */
     private final Parameter parameter;
+
+    /**
+     * Checks a loss's {@code temperature} and {@code max_logit_scale} parameters, as every loss that holds a
+     * LogitScale takes them: both finite and positive, and a starting scale 1 / temperature within the cap (above
+     * it, the scale would be clipped silently before the first step).
+     *
+     * @param temperatureHint what the method starts from, appended to a bad temperature's message; or null
+     * @param capHint the cap the method uses, appended to a bad cap's message; or null
+     * @throws InvalidParamException naming the key and what would fix it
+     */
+    public static void checkParams(double temperature, double maxLogitScale, String temperatureHint, String capHint) {
+        String temperatureAdvice = temperatureHint == null ? "" : "; " + temperatureHint;
+        if (!(temperature > 0) || !Double.isFinite(temperature)) {
+            throw new InvalidParamException("temperature", "must be > 0, found " + temperature + temperatureAdvice);
+        }
+        if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
+            throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale
+                    + (capHint == null ? "" : "; " + capHint));
+        }
+        if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
+            throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
+                    + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
+                    + temperature + "; raise max_logit_scale to at least " + (1 / temperature)
+                    + " or the temperature to at least " + (1 / maxLogitScale));
+        }
+    }
 
     public LogitScale(double temperature, boolean learnable, double maxLogitScale) {
         this.initial = (float) Math.log(1 / temperature);

@@ -78,17 +78,7 @@ public final class ModalityDropoutLoss implements Loss {
                 throw new InvalidParamException("min_towers", "must be at least 2, so that every step has a pair to"
                         + " contrast, found " + minTowers);
             }
-            if (!(temperature > 0) || !Double.isFinite(temperature)) {
-                throw new InvalidParamException("temperature", "must be a finite number > 0, found " + temperature);
-            }
-            if (!(maxLogitScale > 0) || !Double.isFinite(maxLogitScale)) {
-                throw new InvalidParamException("max_logit_scale", "must be a finite number > 0, found " + maxLogitScale);
-            }
-            if (1 / temperature > maxLogitScale * (1 + 1e-9)) {
-                throw new InvalidParamException("temperature", "gives a logit scale 1 / temperature = "
-                        + (1 / temperature) + " above max_logit_scale " + maxLogitScale + ", found temperature "
-                        + temperature + "; raise max_logit_scale or the temperature");
-            }
+            LogitScale.checkParams(temperature, maxLogitScale, null, null);
         }
     }
 
