@@ -97,6 +97,8 @@ public final class Trainer {
     private MomentumTowers momentumTowers;
     /** The current step's time per {@link StepListener.Phase}, reset before each step. */
     private final long[] phases = new long[StepListener.Phase.values().length];
+    /** The gradient policy's view of the terms and parameters, made at its first step (fixed for the run). */
+    private TermLayout termLayout;
     /** Frozen towers' outputs, computed once per distinct input (64 M floats, 256 MB, at most). */
     private final FrozenEmbeddings frozenEmbeddings = new FrozenEmbeddings(64L << 20);
 
@@ -799,46 +801,67 @@ public final class Trainer {
      * tower its loss does not name, another loss's parameter) is handed over as null.
      */
     private Map<String, Double> combineGradients(List<List<NDArray>> termGradients, AdamW optimizer, StepContext context) {
-        Map<Parameter, String> towerOf = new java.util.IdentityHashMap<>();
-        Map<Parameter, String> names = new java.util.IdentityHashMap<>();
-        for (Tower tower : plan.towers()) {
-            for (Pair<String, Parameter> entry : tower.encoder().block().getParameters()) {
-                towerOf.put(entry.getValue(), tower.name());
-                names.put(entry.getValue(), tower.name() + "/" + entry.getKey());
-            }
+        if (termLayout == null) {
+            termLayout = TermLayout.of(plan, optimizer.parameters());
         }
-        Map<Parameter, WeightedLoss> lossOf = new java.util.IdentityHashMap<>();
-        for (WeightedLoss weighted : plan.losses()) {
-            for (Parameter parameter : weighted.loss().parameters()) {
-                lossOf.put(parameter, weighted);
-                names.put(parameter, "loss:" + weighted.name() + "/" + parameter.getName());
-            }
-        }
-        List<Parameter> parameters = optimizer.parameters();
         List<List<NDArray>> reached = new ArrayList<>();
-        for (int k = 0; k < plan.losses().size(); k++) {
-            WeightedLoss weighted = plan.losses().get(k);
-            List<NDArray> gradients = new ArrayList<>();
-            for (int p = 0; p < parameters.size(); p++) {
-                Parameter parameter = parameters.get(p);
-                boolean reads = lossOf.containsKey(parameter) ? lossOf.get(parameter) == weighted
-                        : weighted.towers().contains(towerOf.get(parameter));
-                gradients.add(reads ? termGradients.get(k).get(p) : null);
+        for (int k = 0; k < termGradients.size(); k++) {
+            boolean[] reads = termLayout.reads().get(k);
+            List<NDArray> gradients = new ArrayList<>(reads.length);
+            for (int p = 0; p < reads.length; p++) {
+                gradients.add(reads[p] ? termGradients.get(k).get(p) : null);
             }
             reached.add(gradients);
         }
         String type = plan.spec().train().gradient().type();
         GradientCombiner.Combined combined;
         try {
-            combined = plan.gradient().combine(new GradientCombiner.TermGradients(plan.losses().stream()
-                    .map(WeightedLoss::name).toList(), parameters.stream().map(p -> names.getOrDefault(p, p.getName()))
-                    .toList(), reached), context);
+            combined = plan.gradient().combine(new GradientCombiner.TermGradients(termLayout.terms(),
+                    termLayout.parameters(), reached), context);
             optimizer.putGradients(combined.gradients());
         } catch (RuntimeException e) {
             throw new RunFailure("the gradient policy '" + type + "' " + pluginOf(ComponentKind.GRADIENT_COMBINER, type)
                     + "failed at step " + context.step() + ": " + e, e);
         }
         return combined.metrics();
+    }
+
+    /**
+     * What a gradient policy is told besides the gradients, fixed for a run: the loss terms' names, the
+     * optimiser's parameters' names (tower/parameter or loss:name/parameter), and which parameters each term reads
+     * (its towers' and its own; a term's gradient of any other parameter is handed over as null).
+     */
+    private record TermLayout(List<String> terms, List<String> parameters, List<boolean[]> reads) {
+
+        static TermLayout of(RunPlan plan, List<Parameter> optimised) {
+            Map<Parameter, String> towerOf = new java.util.IdentityHashMap<>();
+            Map<Parameter, String> names = new java.util.IdentityHashMap<>();
+            for (Tower tower : plan.towers()) {
+                for (Pair<String, Parameter> entry : tower.encoder().block().getParameters()) {
+                    towerOf.put(entry.getValue(), tower.name());
+                    names.put(entry.getValue(), tower.name() + "/" + entry.getKey());
+                }
+            }
+            Map<Parameter, WeightedLoss> lossOf = new java.util.IdentityHashMap<>();
+            for (WeightedLoss weighted : plan.losses()) {
+                for (Parameter parameter : weighted.loss().parameters()) {
+                    lossOf.put(parameter, weighted);
+                    names.put(parameter, "loss:" + weighted.name() + "/" + parameter.getName());
+                }
+            }
+            List<boolean[]> reads = new ArrayList<>();
+            for (WeightedLoss weighted : plan.losses()) {
+                boolean[] termReads = new boolean[optimised.size()];
+                for (int p = 0; p < termReads.length; p++) {
+                    Parameter parameter = optimised.get(p);
+                    termReads[p] = lossOf.containsKey(parameter) ? lossOf.get(parameter) == weighted
+                            : weighted.towers().contains(towerOf.get(parameter));
+                }
+                reads.add(termReads);
+            }
+            return new TermLayout(plan.losses().stream().map(WeightedLoss::name).toList(),
+                    optimised.stream().map(p -> names.getOrDefault(p, p.getName())).toList(), reads);
+        }
     }
 
     /** Adds the time since {@code since} to {@code phase} of this step; returns now. */
