@@ -3,18 +3,13 @@ package dev.modalign.experiments;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,53 +54,13 @@ class MomentumQueueResumeEndToEndTest {
         return args.toArray(String[]::new);
     }
 
-    private static Path onlyRun(Path runs) throws IOException {
-        try (Stream<Path> found = Files.list(runs.resolve("moco-resume"))) {
-            return found.findFirst().orElseThrow();
-        }
-    }
-
-    private static List<JsonObject> records(Path run) throws IOException {
-        List<JsonObject> records = new ArrayList<>();
-        if (!Files.exists(run.resolve("records.jsonl"))) {
-            return records;
-        }
-        for (String line : Files.readAllLines(run.resolve("records.jsonl"))) {
-            try {
-                records.add(JsonParser.parseString(line).getAsJsonObject());
-            } catch (RuntimeException torn) {
-                break;
-            }
-        }
-        return records;
-    }
-
-    private static Map<String, Double> finalMetrics(Path run) throws IOException {
-        Map<String, Double> last = new TreeMap<>();
-        for (JsonObject record : records(run)) {
-            if (record.get("kind").getAsString().equals("metric")) {
-                String key = record.getAsJsonObject("data").get("key").getAsString();
-                if (!key.endsWith("per_sec") && !key.endsWith("_share")) {
-                    last.put(key, record.getAsJsonObject("data").get("value").getAsDouble());
-                }
-            }
-        }
-        return last;
-    }
-
-    private static long lastLoggedStep(Path run) throws IOException {
-        return records(run).stream().filter(r -> r.get("kind").getAsString().equals("metric")
-                && r.getAsJsonObject("data").get("key").getAsString().equals("train/loss"))
-                .mapToLong(r -> r.getAsJsonObject("data").get("step").getAsLong()).max().orElse(-1);
-    }
-
     @Test
     void mocoWithQueuesAndMomentumTowersKilledAtARandomStepResumesToTheUninterruptedMetricsExactly() throws Exception {
         Path file = Files.writeString(dir.resolve("moco-resume.yaml"), EXPERIMENT);
         Path straight = dir.resolve("straight");
         Cli.Result uninterrupted = Cli.run(run(file, straight.toString()));
         assertEquals(0, uninterrupted.code(), uninterrupted.err());
-        Map<String, Double> expected = finalMetrics(onlyRun(straight));
+        Map<String, Double> expected = RunRecords.finalMetrics(RunRecords.onlyRun(straight, "moco-resume"));
         assertEquals(80.0, expected.get("train/moco/queue_size"), "the queues are full: " + expected);
         assertTrue(expected.containsKey("eval/retrieval/image_to_text/R_at_1"), expected.toString());
 
@@ -114,7 +69,8 @@ class MomentumQueueResumeEndToEndTest {
         Process child = ChildJvm.start(dir.resolve("child.log"), dir.resolve("cache"), run(file, killed.toString()));
         try {
             long deadline = System.currentTimeMillis() + 300_000;
-            while (!Files.isDirectory(killed.resolve("moco-resume")) || lastLoggedStep(onlyRun(killed)) < killAfter) {
+            while (!Files.isDirectory(killed.resolve("moco-resume"))
+                    || RunRecords.lastLoggedStep(RunRecords.onlyRun(killed, "moco-resume")) < killAfter) {
                 assertTrue(child.isAlive(), "the child ended before step " + killAfter + ":\n"
                         + Files.readString(dir.resolve("child.log")));
                 assertTrue(System.currentTimeMillis() < deadline, "no step " + killAfter + " in 5 minutes");
@@ -124,11 +80,11 @@ class MomentumQueueResumeEndToEndTest {
             child.destroyForcibly();
             child.waitFor(60, TimeUnit.SECONDS);
         }
-        Path runDir = onlyRun(killed);
+        Path runDir = RunRecords.onlyRun(killed, "moco-resume");
         Cli.Result resumed = Cli.run(run(file, killed.toString(), "--resume", runDir.toString()));
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(resumed.out().contains("resumed from step "), resumed.out());
-        assertEquals(expected, finalMetrics(runDir), "final loss, queue size and retrieval metrics, bit for bit (killed"
+        assertEquals(expected, RunRecords.finalMetrics(runDir), "final loss, queue size and retrieval metrics, bit for bit (killed"
                 + " after step " + killAfter + ")");
     }
 }
