@@ -215,16 +215,17 @@ public final class DataLoader implements AutoCloseable {
         List<String> groups = new ArrayList<>(indices.length);
         int kept = 0;
         for (long index : indices) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            Map<String, Object> rawRow = new LinkedHashMap<>();
+            // Per tower, in the towers' order: kept only once every tower of the record has loaded.
+            Object[] row = new Object[towers.size()];
+            Object[] rawRow = new Object[towers.size()];
             DataRecord record;
             long label = 0;
             try {
                 record = source.get(index);
                 for (int t = 0; t < towers.size(); t++) {
                     Tower tower = towers.get(t);
-                    rawRow.put(tower.name(), record.field(tower.field()));
-                    Object example = ((Modality) tower.modality()).decode(record.field(tower.field()),
+                    rawRow[t] = record.field(tower.field());
+                    Object example = ((Modality) tower.modality()).decode(rawRow[t],
                             record.origin() + " field '" + tower.field() + "'");
                     if (training) {
                         Random random = new Random(mix(seed, epoch, index, t));
@@ -232,7 +233,7 @@ public final class DataLoader implements AutoCloseable {
                             example = augmentation.apply(example, random);
                         }
                     }
-                    row.put(tower.name(), example);
+                    row[t] = example;
                 }
                 if (labels != null) {
                     label = label(record);
@@ -244,8 +245,10 @@ public final class DataLoader implements AutoCloseable {
                 skipping.add(e.getMessage());
                 continue;
             }
-            row.forEach((tower, example) -> examples.get(tower).add(example));
-            rawRow.forEach((tower, value) -> raw.get(tower).add(value));
+            for (int t = 0; t < row.length; t++) {
+                examples.get(towers.get(t).name()).add(row[t]);
+                raw.get(towers.get(t).name()).add(rawRow[t]);
+            }
             if (labels != null) {
                 labels[kept] = label;
             }
