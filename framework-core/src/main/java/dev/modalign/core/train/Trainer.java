@@ -907,18 +907,10 @@ public final class Trainer {
             @Override
             @SuppressWarnings("unchecked")
             public TowerOutput encode(String towerName, List<?> rawValues) {
-                Tower tower = plan.towers().stream().filter(t -> t.name().equals(towerName)).findFirst()
-                        .orElseThrow(() -> new IllegalArgumentException("no tower '" + towerName + "'; towers: "
-                                + plan.towers().stream().map(Tower::name).toList()));
-                if (rawValues.isEmpty()) {
-                    throw new IllegalArgumentException("nothing to encode with tower '" + towerName + "'");
-                }
-                Modality<Object> modality = (Modality<Object>) tower.modality();
-                List<Object> examples = new ArrayList<>(rawValues.size());
-                for (int i = 0; i < rawValues.size(); i++) {
-                    examples.add(modality.decode(rawValues.get(i), "value " + i + " a loss gave tower '" + towerName + "'"));
-                }
-                NDList out = tower.encoder().block().forward(parameters, modality.collate(examples, stepManager), training);
+                Tower tower = towerToEncode(towerName, rawValues);
+                List<Object> examples = decoded(tower, rawValues, 0, rawValues.size(), "a loss gave");
+                NDList out = tower.encoder().block().forward(parameters,
+                        ((Modality<Object>) tower.modality()).collate(examples, stepManager), training);
                 return out.size() >= 3 ? new TowerOutput(out.get(0), out.get(1), out.get(2)) : new TowerOutput(out.get(0));
             }
         };
@@ -1169,23 +1161,37 @@ public final class Trainer {
     }
 
     /** Decodes values with a tower's modality and encodes them with its trained encoder, in chunks of a batch. */
-    private NDArray encodeValues(String towerName, List<?> values, ParameterStore parameters, List<NDArray> lent,
-            NDManager owner) {
+    /** The tower that is asked to encode {@code values} (for a loss or an evaluator), checked. */
+    private Tower towerToEncode(String towerName, List<?> values) {
         Tower tower = plan.towers().stream().filter(t -> t.name().equals(towerName)).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no tower '" + towerName + "'; towers: "
                         + plan.towers().stream().map(Tower::name).toList()));
         if (values.isEmpty()) {
             throw new IllegalArgumentException("nothing to encode with tower '" + towerName + "'");
         }
+        return tower;
+    }
+
+    /** Values {@code from} to {@code to} decoded by the tower's modality; a bad one is named "value i <how> tower". */
+    @SuppressWarnings("unchecked")
+    private static List<Object> decoded(Tower tower, List<?> values, int from, int to, String how) {
+        Modality<Object> modality = (Modality<Object>) tower.modality();
+        List<Object> examples = new ArrayList<>(to - from);
+        for (int i = from; i < to; i++) {
+            examples.add(modality.decode(values.get(i), "value " + i + " " + how + " tower '" + tower.name() + "'"));
+        }
+        return examples;
+    }
+
+    private NDArray encodeValues(String towerName, List<?> values, ParameterStore parameters, List<NDArray> lent,
+            NDManager owner) {
+        Tower tower = towerToEncode(towerName, values);
         @SuppressWarnings("unchecked")
         Modality<Object> modality = (Modality<Object>) tower.modality();
         int chunk = plan.spec().train().batchSize();
         List<NDArray> parts = new ArrayList<>();
         for (int start = 0; start < values.size(); start += chunk) {
-            List<Object> examples = new ArrayList<>();
-            for (int i = start; i < Math.min(values.size(), start + chunk); i++) {
-                examples.add(modality.decode(values.get(i), "value " + i + " given to tower '" + towerName + "'"));
-            }
+            List<Object> examples = decoded(tower, values, start, Math.min(values.size(), start + chunk), "given to");
             try (NDManager scope = owner.newSubManager(device)) {
                 lent.forEach(scope::tempAttachAll);
                 NDList input = modality.collate(examples, scope);
