@@ -119,6 +119,21 @@ public record PytorchReference(Path python, Path script) {
     }
 
     /**
+     * Removes from the reference's environment what the {@code modalign} launcher set on its own (listed
+     * in {@code MODALIGN_DEFAULTED_ENV}: the OpenMP spin count it chooses for modalign's threads), so that
+     * the reference runs with PyTorch's defaults, as a user runs it; what the user set stays.
+     */
+    static void withoutLauncherDefaults(Map<String, String> environment) {
+        String defaulted = environment.getOrDefault("MODALIGN_DEFAULTED_ENV", "");
+        for (String name : defaulted.trim().split("\\s+")) {
+            if (!name.isEmpty()) {
+                environment.remove(name);
+            }
+        }
+        environment.remove("MODALIGN_DEFAULTED_ENV");
+    }
+
+    /**
      * Runs the reference once for the model card {@code card}.
      *
      * @param gemm also measure a 2048^3 matrix product
@@ -137,7 +152,9 @@ public record PytorchReference(Path python, Path script) {
         Path log = null;
         try {
             log = Files.createTempFile("modalign-bench-reference", ".log");
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+            withoutLauncherDefaults(builder.environment());
+            Process process = builder.start();
             if (!process.waitFor(30, TimeUnit.MINUTES)) {
                 process.destroyForcibly();
                 throw new IllegalStateException("the PyTorch reference ran for more than 30 minutes: " + command);
