@@ -35,8 +35,9 @@ public final class BenchReport {
     private boolean phases;
 
     /** One line of the final table. */
-    record Row(String config, int threads, int batchSize, Samples modalign, Samples pytorch, double flopsPerStep,
-            Samples samplesPerSecond, Samples dataShare, Samples trackingShare, Samples peak, Samples pytorchPeak) {}
+    record Row(String config, int threads, int batchSize, Samples modalign, Samples pytorch, Samples pairedRatio,
+            double flopsPerStep, Samples samplesPerSecond, Samples dataShare, Samples trackingShare, Samples peak,
+            Samples pytorchPeak) {}
 
     public BenchReport(PluginRegistry registry, Path cacheDir, String device, PytorchReference reference, PrintStream out) {
         this.registry = registry;
@@ -62,8 +63,8 @@ public final class BenchReport {
         out.printf("modalign bench: %d configurations x threads %s, %d runs of %d warm-up + %d timed steps each; %s%n",
                 configs.size(), threadCounts, runs, warmup, steps, reference == null ? "no PyTorch reference"
                         : "PyTorch eager reference " + reference.python());
-        out.printf("machine: %d cores, load average %s; engine %s %s%n", Runtime.getRuntime().availableProcessors(),
-                loadAverage(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion());
+        out.printf("machine: %d cores, load average %s; engine %s %s; %s%n", Runtime.getRuntime().availableProcessors(),
+                loadAverage(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(), openMpSettings());
         Map<Integer, Double> referenceGemm = new LinkedHashMap<>();
         for (int threads : threadCounts) {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
@@ -111,7 +112,7 @@ public final class BenchReport {
                     }
                     double flops = theirs.isEmpty() ? Double.NaN : theirs.get(0).flopsPerStep();
                     Row row = new Row(name, threads, batchSize, Samples.of(ours, StepBenchmark.Measurement::stepsPerSecond),
-                            Samples.of(theirs, PytorchReference.Measurement::stepsPerSecond), flops,
+                            Samples.of(theirs, PytorchReference.Measurement::stepsPerSecond), pairedRatios(ours, theirs), flops,
                             Samples.of(ours, StepBenchmark.Measurement::samplesPerSecond),
                             Samples.of(ours, StepBenchmark.Measurement::dataShare),
                             Samples.of(ours, StepBenchmark.Measurement::trackingShare),
@@ -121,9 +122,10 @@ public final class BenchReport {
                     if (phases) {
                         printPhases(ours, theirs);
                     }
-                    out.printf("  median: modalign %s steps/s, %.0f samples/s, %s GFLOP/s; PyTorch %s steps/s; ratio %s%n",
-                            row.modalign().format("%.2f"), row.samplesPerSecond().median(),
-                            gflops(flops, row.modalign().median()), row.pytorch().format("%.2f"), ratio(row));
+                    out.printf("  median: modalign %s steps/s, %.0f samples/s, %s GFLOP/s; PyTorch %s steps/s; ratio %s;"
+                            + " paired ratio %s%n", row.modalign().format("%.2f"), row.samplesPerSecond().median(),
+                            gflops(flops, row.modalign().median()), row.pytorch().format("%.2f"), ratio(row),
+                            row.pairedRatio().format("%.2f"));
                 }
             } finally {
                 if (card != null) {
@@ -162,15 +164,17 @@ public final class BenchReport {
     }
 
     private void table() {
-        out.printf("%nmedians of the runs above; ratio = modalign / PyTorch steps/s; data and tracking: share of modalign's"
-                + " step time waiting for the batch and logging metrics%n");
-        out.println("| configuration | threads | modalign steps/s | PyTorch steps/s | ratio | samples/s | GFLOP/s modalign"
-                + " / PyTorch | peak RSS modalign / PyTorch | data | tracking |");
-        out.println("|---|---|---|---|---|---|---|---|---|---|");
+        out.printf("%nmedians of the runs above; ratio = modalign / PyTorch steps/s of the medians; paired = the median"
+                + " of each run's ratio to the reference run beside it (robust to the machine's load changing between"
+                + " runs); data and tracking: share of modalign's step time waiting for the batch and logging metrics%n");
+        out.println("| configuration | threads | modalign steps/s | PyTorch steps/s | ratio | paired | samples/s | GFLOP/s"
+                + " modalign / PyTorch | peak RSS modalign / PyTorch | data | tracking |");
+        out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         for (Row row : rows) {
-            out.printf("| %s (batch %d) | %d | %.2f | %s | %s | %.0f | %s / %s | %s / %s | %.2f%% | %.3f%% |%n", row.config(),
-                    row.batchSize(), row.threads(), row.modalign().median(),
+            out.printf("| %s (batch %d) | %d | %.2f | %s | %s | %s | %.0f | %s / %s | %s / %s | %.2f%% | %.3f%% |%n",
+                    row.config(), row.batchSize(), row.threads(), row.modalign().median(),
                     row.pytorch().count() == 0 ? "-" : String.format("%.2f", row.pytorch().median()), ratio(row),
+                    row.pairedRatio().count() == 0 ? "-" : String.format("%.2fx", row.pairedRatio().median()),
                     row.samplesPerSecond().median(), gflops(row.flopsPerStep(), row.modalign().median()),
                     gflops(row.flopsPerStep(), row.pytorch().median()), PeakMemory.format(row.peak().median()),
                     PeakMemory.format(row.pytorchPeak().median()), 100 * row.dataShare().median(),
@@ -224,6 +228,18 @@ public final class BenchReport {
         return device.equals("gpu") ? Device.gpu() : Device.cpu();
     }
 
+    /**
+     * Each run's modalign steps/s over the reference run made beside it (the runs alternate which goes
+     * first): a load that changes between runs falls on both members of a pair.
+     */
+    static Samples pairedRatios(List<StepBenchmark.Measurement> ours, List<PytorchReference.Measurement> theirs) {
+        List<Double> ratios = new ArrayList<>();
+        for (int i = 0; i < Math.min(ours.size(), theirs.size()); i++) {
+            ratios.add(ours.get(i).stepsPerSecond() / theirs.get(i).stepsPerSecond());
+        }
+        return Samples.of(ratios, Double::doubleValue);
+    }
+
     private static String ratio(Row row) {
         return row.pytorch().count() == 0 ? "-" : String.format("%.2fx", row.modalign().median() / row.pytorch().median());
     }
@@ -231,6 +247,20 @@ public final class BenchReport {
     private static String gflops(double flopsPerStep, double stepsPerSecond) {
         return Double.isNaN(flopsPerStep) || Double.isNaN(stepsPerSecond) ? "-"
                 : String.format("%.1f", flopsPerStep * stepsPerSecond / 1e9);
+    }
+
+    /** The OpenMP wait settings modalign's engine loaded with, and which of them the launcher chose. */
+    static String openMpSettings() {
+        List<String> defaulted = List.of(System.getenv().getOrDefault("MODALIGN_DEFAULTED_ENV", "").trim().split("\\s+"));
+        List<String> settings = new ArrayList<>();
+        for (String name : List.of("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")) {
+            String value = System.getenv(name);
+            if (value != null) {
+                settings.add(name + "=" + value + (defaulted.contains(name) ? " (launcher default; the reference runs"
+                        + " without it)" : ""));
+            }
+        }
+        return settings.isEmpty() ? "OpenMP wait: libgomp defaults" : "OpenMP wait: " + String.join(", ", settings);
     }
 
     private static String loadAverage() {
