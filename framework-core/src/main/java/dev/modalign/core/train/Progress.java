@@ -33,17 +33,15 @@ final class Progress {
 
     void update(long step, double loss, double samplesPerSecond) {
         long done = step + 1;
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        double stepsPerSecond = (done - firstStep) / Math.max(elapsed, 1e-9);
-        long eta = Math.round((total - done) / Math.max(stepsPerSecond, 1e-9));
-        String stats = String.format("%d/%d loss %.4f | %.1f steps/s %.0f samples/s | ETA %s", done, total, loss,
-                stepsPerSecond, samplesPerSecond, clock(eta));
+        long now = System.nanoTime();
+        // The line is formatted only when it is drawn: at tens of steps a second, formatting it every step
+        // was work on the training thread for a line nobody sees.
         if (terminal) {
-            long now = System.nanoTime();
             if (now - lastDraw > 100_000_000L || done == total) {
                 int width = 24;
                 int filled = (int) (width * done / total);
-                out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats + "   ");
+                out.print("\r[" + "#".repeat(filled) + ".".repeat(width - filled) + "] " + stats(done, now, loss,
+                        samplesPerSecond) + "   ");
                 if (done == total) {
                     out.println();
                 }
@@ -51,9 +49,17 @@ final class Progress {
                 lastDraw = now;
             }
         } else if (step >= nextPlain || done == total) {
-            out.println("step " + stats);
+            out.println("step " + stats(done, now, loss, samplesPerSecond));
             nextPlain = step + Math.max(1, total / 20);
         }
+    }
+
+    private String stats(long done, long now, double loss, double samplesPerSecond) {
+        double elapsed = (now - start) / 1e9;
+        double stepsPerSecond = (done - firstStep) / Math.max(elapsed, 1e-9);
+        long eta = Math.round((total - done) / Math.max(stepsPerSecond, 1e-9));
+        return String.format("%d/%d loss %.4f | %.1f steps/s %.0f samples/s | ETA %s", done, total, loss,
+                stepsPerSecond, samplesPerSecond, clock(eta));
     }
 
     static String clock(long seconds) {
