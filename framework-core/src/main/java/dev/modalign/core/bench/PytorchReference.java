@@ -67,6 +67,8 @@ public record PytorchReference(Path python, Path script) {
         options.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
         try {
             Path file = Files.createTempFile("modalign-bench-card", ".yaml");
+            // The caller deletes it; this covers a bench stopped with Ctrl-C in the middle of a configuration.
+            file.toFile().deleteOnExit();
             Files.writeString(file, new Yaml(options).dump(card));
             return file;
         } catch (IOException e) {
