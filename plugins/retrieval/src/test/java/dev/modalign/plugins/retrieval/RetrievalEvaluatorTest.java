@@ -331,18 +331,32 @@ class RetrievalEvaluatorTest {
     /**
      * The plain ranking on random groups of 1 to 4 records whose scores are exact in float32 (see
      * {@link #exactScoresContext}): ties, duplicates and all, every metric must come out the same,
-     * whatever the blocks, down to one query per block, blocks of 7 that leave a short last block, and
-     * one block of the whole set.
+     * whatever the blocks, down to one query per block, blocks of 7 that leave a short last block, one
+     * block of the whole set, and blocks taller than the set, whose tiles are so narrow that the set
+     * is not a whole number of them.
      */
     @Test
     void agreesWithAPlainRankingOnRandomGroupsWithExactTies() {
         int records = 300;
+        int narrowTiles = 5000;
+        int columns = RetrievalEvaluator.tileColumns(narrowTiles);
+        assertTrue(columns < records && records % columns != 0, "tiles of " + columns + " columns");
         for (long seed : new long[] {21, 22}) {
             FixedEvalContext context = exactScoresContext(records, 256, 4, seed);
-            for (int blockSize : new int[] {1, 7, records}) {
+            for (int blockSize : new int[] {1, 7, records, narrowTiles}) {
                 assertAgreesWithAPlainRanking(context, new RetrievalEvaluator.Params(List.of(1, 3, 10), blockSize));
             }
         }
+    }
+
+    /** A set wider than one tile, in blocks that do not divide it: the last tile and the last block are short. */
+    @Test
+    void setsWiderThanATileInBlocksThatDoNotDivideThem() {
+        int blockSize = 1000;
+        int records = 2 * RetrievalEvaluator.tileColumns(blockSize) + 123;
+        assertTrue(records % blockSize != 0, records + " records");
+        assertAgreesWithAPlainRanking(exactScoresContext(records, 64, 3, 5),
+                new RetrievalEvaluator.Params(List.of(1, 5, 10), blockSize));
     }
 
     /** Both ways of counting close what they make: the context's manager holds as many arrays after as before. */
