@@ -49,8 +49,9 @@ import java.util.Map;
  * one or a few captions per item), the N x N similarities are computed once for both directions, in
  * tiles of {@code block_size} rows by {@link #tileColumns} columns (4 MB of floats, 1024 x 1024 at the
  * default block_size), and each tile is counted for both directions while it is in the cache; beside
- * the tiles, memory grows as N x the largest group (the positives' scores, thresholds and counts).
- * Larger groups are ranked a direction at a time, {@code block_size} query rows at a time, with at most
+ * the tiles there is one normalised copy of the second tower's embeddings [N, D] (the first tower's
+ * rows are normalised a block at a time), and what grows as N x the largest group (the positives'
+ * scores, thresholds and counts). Larger groups are ranked a direction at a time, {@code block_size} query rows at a time, with at most
  * a block_size x N slice of the similarities (and of the positive mask, and its sorted copy) at once.
  * Either way sets of any size fit, 100k x 100k included, without an N x N matrix.
  */
@@ -127,13 +128,14 @@ public final class RetrievalEvaluator implements Evaluator {
         try (NDManager scope = context.manager().newSubManager()) {
             // Lent to this scope, so that every array derived from them is closed with it.
             scope.tempAttachAll(firstEmbeddings, secondEmbeddings);
-            NDArray firstUnit = unitRows(firstEmbeddings);
             NDArray secondUnit = unitRows(secondEmbeddings);
             if (largestGroup <= COUNTING_PASSES) {
-                BothDirections both = rankSmallGroups(firstUnit, secondUnit, groups, groupSizes, (int) largestGroup, scope);
+                BothDirections both = rankSmallGroups(firstEmbeddings, secondUnit, groups, groupSizes, (int) largestGroup,
+                        scope);
                 firstToSecond = both.firstToSecond();
                 secondToFirst = both.secondToFirst();
             } else {
+                NDArray firstUnit = unitRows(firstEmbeddings);
                 NDArray groupArray = scope.create(groups);
                 firstToSecond = rank(firstUnit, secondUnit, groups, groupArray, groupSizes, scope);
                 secondToFirst = rank(secondUnit, firstUnit, groups, groupArray, groupSizes, scope);
@@ -233,7 +235,8 @@ public final class RetrievalEvaluator implements Evaluator {
      * similarities are computed once, in tiles of {@code block_size} first-tower rows by {@link
      * #tileColumns} second-tower columns, and each tile counts for both directions while it is in the
      * cache, first to second by its row sums and second to first by its column sums. Nothing of size
-     * block_size x N exists, only a tile (4 MB of floats) and its comparison.
+     * block_size x N exists, only a tile (4 MB of floats) and its comparison; and only the second
+     * tower is normalised whole ([N, D]), the first a block of rows at a time as the loop reaches it.
      *
      * <p>Each query's positives' scores are computed beforehand, as dot products of the query with its
      * group's members in the other tower (at most {@link #COUNTING_PASSES} per query), and sorted best
@@ -246,10 +249,10 @@ public final class RetrievalEvaluator implements Evaluator {
      * a threshold, which either may put on either side; without its mask, masked copy and top-k, and
      * with one matrix product for both directions instead of one each.
      */
-    private BothDirections rankSmallGroups(NDArray firstUnit, NDArray secondUnit, long[] groups, long[] groupSizes,
-            int largestGroup, NDManager scope) {
+    private BothDirections rankSmallGroups(NDArray firstEmbeddings, NDArray secondUnit, long[] groups,
+            long[] groupSizes, int largestGroup, NDManager scope) {
         int records = groups.length;
-        PositiveScores positives = positiveScores(firstUnit, secondUnit, groups, groupSizes, scope);
+        PositiveScores positives = positiveScores(firstEmbeddings, secondUnit, groups, groupSizes, scope);
         Rankings firstToSecond = new Rankings(new long[records], new double[records]);
         Rankings secondToFirst = new Rankings(new long[records], new double[records]);
         // Pass j's thresholds for all queries, shaped to compare with a tile's rows [rows, 1] and columns [1, cols].
@@ -275,8 +278,8 @@ public final class RetrievalEvaluator implements Evaluator {
             int end = Math.min(records, start + blockSize);
             int rowPasses = mostPositives(groups, groupSizes, start, end);
             try (NDManager block = scope.newSubManager()) {
-                block.tempAttachAll(firstUnit, secondTransposed, firstThresholds, secondThresholds);
-                NDArray queries = firstUnit.get(new NDIndex("{}:{}", start, end));
+                block.tempAttachAll(firstEmbeddings, secondTransposed, firstThresholds, secondThresholds);
+                NDArray queries = unitRows(firstEmbeddings.get(new NDIndex("{}:{}", start, end)));
                 NDArray[] rowThresholds = new NDArray[rowPasses];
                 NDArray[] rowCounts = new NDArray[rowPasses];
                 for (int pass = 0; pass < rowPasses; pass++) {
@@ -357,10 +360,11 @@ public final class RetrievalEvaluator implements Evaluator {
     private record PositiveScores(float[] firstToSecond, float[] secondToFirst, int[] start, int[] count) {}
 
     /**
-     * Computes each group's s x s scores first_a . second_b as dot products of gathered rows, a chunk
-     * of pairs at a time (a tile's worth of floats per gathered side), and sorts them per query.
+     * Computes each group's s x s scores first_a . second_b as dot products of gathered rows (the first
+     * tower's normalised as gathered), a chunk of pairs at a time (a tile's worth of floats per side),
+     * and sorts them per query.
      */
-    private static PositiveScores positiveScores(NDArray firstUnit, NDArray secondUnit, long[] groups,
+    private static PositiveScores positiveScores(NDArray firstEmbeddings, NDArray secondUnit, long[] groups,
             long[] groupSizes, NDManager scope) {
         int records = groups.length;
         int[] groupStart = new int[groupSizes.length];
@@ -393,12 +397,12 @@ public final class RetrievalEvaluator implements Evaluator {
             }
         }
         float[] pairScores = new float[pairs];
-        int chunk = Math.max(1, TILE_FLOATS / Math.toIntExact(firstUnit.getShape().get(1)));
+        int chunk = Math.max(1, TILE_FLOATS / Math.toIntExact(secondUnit.getShape().get(1)));
         for (int from = 0; from < pairs; from += chunk) {
             int to = Math.min(pairs, from + chunk);
             try (NDManager part = scope.newSubManager()) {
-                part.tempAttachAll(firstUnit, secondUnit);
-                NDArray first = firstUnit.get(part.create(Arrays.copyOfRange(firstRows, from, to)));
+                part.tempAttachAll(firstEmbeddings, secondUnit);
+                NDArray first = unitRows(firstEmbeddings.get(part.create(Arrays.copyOfRange(firstRows, from, to))));
                 NDArray second = secondUnit.get(part.create(Arrays.copyOfRange(secondRows, from, to)));
                 System.arraycopy(first.mul(second).sum(new int[] {1}).toFloatArray(), 0, pairScores, from, to - from);
             }
