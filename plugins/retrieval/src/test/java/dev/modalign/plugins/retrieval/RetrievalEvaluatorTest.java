@@ -141,6 +141,41 @@ class RetrievalEvaluatorTest {
         }
     }
 
+    /**
+     * Scores closer than {@link RetrievalEvaluator#TIE_TOLERANCE} but not equal. Records 0 and 1 are
+     * group x, 2 is y; the cosines are scores[image][text] (over sqrt(c), which keeps the gaps at
+     * about 3e-7).
+     *
+     * <pre>
+     * image to text:
+     *   image 0: positives t0 0.9, t1 0.9 - 4e-7: the second is not a non-positive, so 1 and 2:  AP 1
+     *   image 1: positives t1 0.6, t0 0.3; t2 0.2 below both:                                     AP 1
+     *   image 2: positive t2 0.7; t0 0.7 - 5e-7 ties with it and counts against the query:       AP 1/2
+     * text to image:
+     *   text 0: positives i0 0.9, i1 0.3; i2 0.7 - 5e-7 beats i1:                  (1 + 2/3) / 2 = 5/6
+     *   text 1: positives i0 0.9 - 4e-7, i1 0.6; i2 0.2 below both:                               AP 1
+     *   text 2: positive i2 0.7, first:                                                           AP 1
+     * </pre>
+     */
+    @Test
+    void scoresWithinTheToleranceTieWithoutPositivesCountingAgainstEachOther() {
+        double[][] scores = {
+            {0.9, 0.9 - 4e-7, 0.5},
+            {0.3, 0.6, 0.2},
+            {0.7 - 5e-7, 0.2, 0.7},
+        };
+        for (int blockSize : new int[] {1, 1024}) {
+            Map<String, Double> metrics = evaluate(new RetrievalEvaluator.Params(List.of(1), blockSize),
+                    withCosines(scores).groupIds("x", "x", "y"));
+            assertEquals(2 / 3.0, metrics.get("image_to_text/R_at_1"), EXACT);
+            assertEquals((1 + 1 + 1 / 2.0) / 3, metrics.get("image_to_text/MRR"), EXACT);
+            assertEquals((1 + 1 + 1 / 2.0) / 3, metrics.get("image_to_text/mAP"), EXACT);
+            assertEquals(1.0, metrics.get("text_to_image/R_at_1"), EXACT);
+            assertEquals(1.0, metrics.get("text_to_image/MRR"), EXACT);
+            assertEquals((5 / 6.0 + 1 + 1) / 3, metrics.get("text_to_image/mAP"), EXACT);
+        }
+    }
+
     @Test
     void equalEmbeddingsTieAndGetNoCredit() {
         float[][] same = new float[5][];
@@ -293,24 +328,89 @@ class RetrievalEvaluatorTest {
         assertTrue(compared > 20, "too few positives drawn: " + compared);
     }
 
+    /**
+     * The plain ranking on random groups of 1 to 4 records whose scores are exact in float32 (see
+     * {@link #exactScoresContext}): ties, duplicates and all, every metric must come out the same,
+     * whatever the blocks, down to one query per block, blocks of 7 that leave a short last block, one
+     * block of the whole set, and blocks taller than the set, whose tiles are so narrow that the set
+     * is not a whole number of them.
+     */
+    @Test
+    void agreesWithAPlainRankingOnRandomGroupsWithExactTies() {
+        int records = 300;
+        int narrowTiles = 5000;
+        int columns = RetrievalEvaluator.tileColumns(narrowTiles);
+        assertTrue(columns < records && records % columns != 0, "tiles of " + columns + " columns");
+        for (long seed : new long[] {21, 22}) {
+            FixedEvalContext context = exactScoresContext(records, 256, 4, seed);
+            for (int blockSize : new int[] {1, 7, records, narrowTiles}) {
+                assertAgreesWithAPlainRanking(context, new RetrievalEvaluator.Params(List.of(1, 3, 10), blockSize));
+            }
+        }
+    }
+
+    /** A set wider than one tile, in blocks that do not divide it: the last tile and the last block are short. */
+    @Test
+    void setsWiderThanATileInBlocksThatDoNotDivideThem() {
+        int blockSize = 1000;
+        int records = 2 * RetrievalEvaluator.tileColumns(blockSize) + 123;
+        assertTrue(records % blockSize != 0, records + " records");
+        assertAgreesWithAPlainRanking(exactScoresContext(records, 64, 3, 5),
+                new RetrievalEvaluator.Params(List.of(1, 5, 10), blockSize));
+    }
+
+    /** Both ways of counting close what they make: the context's manager holds as many arrays after as before. */
+    @Test
+    void leavesNoArraysBehind() {
+        FixedEvalContext small = randomContext(40, 8, 0.5, 3);
+        FixedEvalContext large = randomContext(40, 8, 0.5, 4);
+        String[] groups = new String[40];
+        for (int i = 0; i < groups.length; i++) {
+            groups[i] = i < 20 ? "large" : "small-" + i;
+        }
+        large.groupIds(groups);
+        for (FixedEvalContext context : List.of(small, large)) {
+            int before = manager.getManagedArrays().size();
+            evaluate(new RetrievalEvaluator.Params(List.of(1, 5), 16), context);
+            assertEquals(before, manager.getManagedArrays().size(), "arrays left in the context's manager");
+        }
+    }
+
+    /**
+     * The ranking rule of the class javadoc written out plainly in double precision from the same float
+     * embeddings, over the full similarity matrix: every metric of both directions must match.
+     */
     private void assertAgreesWithAPlainRanking(FixedEvalContext context, RetrievalEvaluator.Params params) {
         int records = context.groupIds().size();
         Map<String, Double> metrics = evaluate(params, context);
-        float[][] images = rows(context, "image");
-        float[][] texts = rows(context, "text");
         List<String> groups = context.groupIds();
+        double[][] images = unitRows(rows(context, "image"));
+        double[][] texts = unitRows(rows(context, "text"));
+        // cosines[i][j] of image i and text j: image queries rank a row, text queries a column.
+        double[][] cosines = new double[records][records];
+        for (int i = 0; i < records; i++) {
+            for (int j = 0; j < records; j++) {
+                for (int d = 0; d < images[i].length; d++) {
+                    cosines[i][j] += images[i][d] * texts[j][d];
+                }
+            }
+        }
+        double chance = 0;
+        for (int q = 0; q < records; q++) {
+            chance += (double) java.util.Collections.frequency(groups, groups.get(q)) / records / records;
+        }
         for (boolean imageQueries : new boolean[] {true, false}) {
-            float[][] queries = imageQueries ? images : texts;
-            float[][] gallery = imageQueries ? texts : images;
             String direction = imageQueries ? "image_to_text" : "text_to_image";
-            int[] hits = new int[11];
+            long[] hits = new long[params.k().size()];
             double reciprocalRanks = 0;
             double averagePrecisions = 0;
             for (int q = 0; q < records; q++) {
+                double[] scores = new double[records];
                 List<Double> positiveScores = new ArrayList<>();
                 for (int g = 0; g < records; g++) {
+                    scores[g] = imageQueries ? cosines[q][g] : cosines[g][q];
                     if (groups.get(g).equals(groups.get(q))) {
-                        positiveScores.add(cosine(queries[q], gallery[g]));
+                        positiveScores.add(scores[g]);
                     }
                 }
                 positiveScores.sort(java.util.Comparator.reverseOrder());
@@ -319,7 +419,8 @@ class RetrievalEvaluatorTest {
                 for (int j = 1; j <= positiveScores.size(); j++) {
                     int outranking = 0;
                     for (int g = 0; g < records; g++) {
-                        if (!groups.get(g).equals(groups.get(q)) && cosine(queries[q], gallery[g]) >= positiveScores.get(j - 1)) {
+                        if (!groups.get(g).equals(groups.get(q))
+                                && scores[g] >= positiveScores.get(j - 1) - RetrievalEvaluator.TIE_TOLERANCE) {
                             outranking++;
                         }
                     }
@@ -329,16 +430,18 @@ class RetrievalEvaluatorTest {
                     precisions += (double) j / (j + outranking);
                 }
                 averagePrecisions += precisions / positiveScores.size();
-                for (int k = rank; k <= 10; k++) {
-                    hits[k]++;
+                for (int k = 0; k < hits.length; k++) {
+                    hits[k] += rank <= params.k().get(k) ? 1 : 0;
                 }
                 reciprocalRanks += 1.0 / rank;
             }
-            assertEquals(hits[1] / (double) records, metrics.get(direction + "/R_at_1"), EXACT, direction);
-            assertEquals(hits[3] / (double) records, metrics.get(direction + "/R_at_3"), EXACT, direction);
-            assertEquals(hits[10] / (double) records, metrics.get(direction + "/R_at_10"), EXACT, direction);
-            assertEquals(reciprocalRanks / records, metrics.get(direction + "/MRR"), 1e-9, direction);
-            assertEquals(averagePrecisions / records, metrics.get(direction + "/mAP"), 1e-9, direction);
+            String where = direction + ", block_size " + params.blockSize();
+            for (int k = 0; k < hits.length; k++) {
+                assertEquals(hits[k] / (double) records, metrics.get(direction + "/R_at_" + params.k().get(k)), EXACT, where);
+            }
+            assertEquals(reciprocalRanks / records, metrics.get(direction + "/MRR"), EXACT, where);
+            assertEquals(averagePrecisions / records, metrics.get(direction + "/mAP"), EXACT, where);
+            assertEquals(chance, metrics.get(direction + "/chance_R_at_1"), EXACT, where);
         }
     }
 
@@ -433,6 +536,58 @@ class RetrievalEvaluatorTest {
         return context(images, texts).groupIds(groups.toArray(String[]::new));
     }
 
+    /**
+     * Random records whose every cosine is exact in float32, so that no rounding can decide a
+     * comparison: each coordinate is +-1/sqrt(dim), with dim a power of 4, so the entries, the products,
+     * the norm (1) and every partial sum are exact, and two scores are equal or at least 2/dim apart.
+     * Records form groups of 1 to largestGroup, scattered over the set; each group has a random base,
+     * and each record's image and text are the base with a random fraction (up to a third, for some
+     * none) of its signs flipped, so ranks spread from first to last. One record in twenty copies the
+     * embeddings of a record of another group: exact ties between positives and non-positives.
+     */
+    private FixedEvalContext exactScoresContext(int records, int dim, int largestGroup, long seed) {
+        Random random = new Random(seed);
+        float entry = (float) (1 / Math.sqrt(dim));
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < records; i++) {
+            order.add(i);
+        }
+        java.util.Collections.shuffle(order, random);
+        String[] groups = new String[records];
+        float[][] images = new float[records][];
+        float[][] texts = new float[records][];
+        for (int placed = 0, group = 0; placed < records; group++) {
+            boolean[] base = new boolean[dim];
+            for (int d = 0; d < dim; d++) {
+                base[d] = random.nextBoolean();
+            }
+            int size = Math.min(records - placed, 1 + random.nextInt(largestGroup));
+            for (int m = 0; m < size; m++, placed++) {
+                int record = order.get(placed);
+                groups[record] = "group-" + group;
+                images[record] = flipped(base, random.nextInt(4) == 0 ? 0 : random.nextDouble() / 3, entry, random);
+                texts[record] = flipped(base, random.nextDouble() / 3, entry, random);
+            }
+        }
+        for (int record = 0; record < records; record++) {
+            int original = random.nextInt(records);
+            if (random.nextInt(20) == 0 && !groups[original].equals(groups[record])) {
+                images[record] = images[original].clone();
+                texts[record] = texts[original].clone();
+            }
+        }
+        return context(images, texts).groupIds(groups);
+    }
+
+    /** +-entry per coordinate by the base's signs, each flipped with the given probability. */
+    private static float[] flipped(boolean[] base, double probability, float entry, Random random) {
+        float[] row = new float[base.length];
+        for (int d = 0; d < base.length; d++) {
+            row[d] = base[d] ^ (random.nextDouble() < probability) ? entry : -entry;
+        }
+        return row;
+    }
+
     private static float[][] rows(FixedEvalContext context, String tower) {
         float[] flat = context.embeddings(tower).toFloatArray();
         int records = Math.toIntExact(context.embeddings(tower).getShape().get(0));
@@ -444,15 +599,19 @@ class RetrievalEvaluatorTest {
         return rows;
     }
 
-    private static double cosine(float[] a, float[] b) {
-        double dot = 0;
-        double aa = 0;
-        double bb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += (double) a[i] * b[i];
-            aa += (double) a[i] * a[i];
-            bb += (double) b[i] * b[i];
+    private static double[][] unitRows(float[][] rows) {
+        double[][] unit = new double[rows.length][];
+        for (int i = 0; i < rows.length; i++) {
+            double squares = 0;
+            for (float value : rows[i]) {
+                squares += (double) value * value;
+            }
+            double norm = Math.sqrt(squares);
+            unit[i] = new double[rows[i].length];
+            for (int d = 0; d < rows[i].length; d++) {
+                unit[i][d] = rows[i][d] / norm;
+            }
         }
-        return dot / Math.sqrt(aa * bb);
+        return unit;
     }
 }
