@@ -76,7 +76,7 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                         + plan.spec().train().epochs() * perEpoch + " steps, fewer than the " + (warmup + steps)
                         + " the bench runs; raise train.epochs in the file");
             }
-            Trainer trainer = injector.getInstance(Trainer.class).listening(time -> {
+            Trainer trainer = injector.getInstance(Trainer.class).progressTo(quiet).listening(time -> {
                 if (time.step() >= warmup) {
                     times.add(time);
                 }

@@ -93,6 +93,8 @@ public final class Trainer {
     private volatile StopSignal stopSignal;
 
     private StepListener listener = time -> { };
+    /** Where the progress line goes: standard error, so that standard output holds only the run's results. */
+    private PrintStream progressOut = System.err;
     /** The momentum copies among the towers, paired once the blocks are initialised. */
     private MomentumTowers momentumTowers;
     /** The current step's time per {@link StepListener.Phase}, reset before each step. */
@@ -122,6 +124,12 @@ public final class Trainer {
     /** Tells {@code listener} the timing of every training step (the benchmark's clock); replaces any earlier one. */
     public Trainer listening(StepListener listener) {
         this.listener = listener;
+        return this;
+    }
+
+    /** Sends the progress line to {@code out} instead of standard error (the bench, which prints its own lines). */
+    public Trainer progressTo(PrintStream out) {
+        this.progressOut = out;
         return this;
     }
 
@@ -320,7 +328,8 @@ public final class Trainer {
                     perEpoch, train.batchSize(), device, trainable.stream().mapToLong(p -> p.getArray().size()).sum(),
                     start.step() > 0 ? ", from step " + start.step() : "");
 
-            Progress progress = new Progress(System.err, Progress.isTerminal(), total, start.step());
+            Progress progress = new Progress(progressOut, progressOut == System.err && Progress.isTerminal(), total,
+                    start.step());
             long step = start.step();
             double lastLoss = start.lastLoss();
             long skippedSteps = start.skippedSteps();
