@@ -63,8 +63,11 @@ public final class BenchReport {
         out.printf("modalign bench: %d configurations x threads %s, %d runs of %d warm-up + %d timed steps each; %s%n",
                 configs.size(), threadCounts, runs, warmup, steps, reference == null ? "no PyTorch reference"
                         : "PyTorch eager reference " + reference.python());
-        out.printf("machine: %d cores, load average %s; engine %s %s; %s%n", Runtime.getRuntime().availableProcessors(),
-                loadAverage(), Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(), openMpSettings());
+        out.printf("machine: %d cores, load average %s; engine %s %s; %s; JVM %s, collectors %s%n",
+                Runtime.getRuntime().availableProcessors(), loadAverage(), Engine.getInstance().getEngineName(),
+                Engine.getInstance().getVersion(), openMpSettings(), System.getProperty("java.vm.version"),
+                java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
+                        .map(java.lang.management.GarbageCollectorMXBean::getName).toList());
         Map<Integer, Double> referenceGemm = new LinkedHashMap<>();
         for (int threads : threadCounts) {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
