@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,20 +66,7 @@ class MomentumQueueResumeEndToEndTest {
         Path killed = dir.resolve("killed");
         long killAfter = 5 + new Random().nextInt(14);
         Process child = ChildJvm.start(dir.resolve("child.log"), dir.resolve("cache"), run(file, killed.toString()));
-        try {
-            long deadline = System.currentTimeMillis() + 300_000;
-            while (!Files.isDirectory(killed.resolve("moco-resume"))
-                    || RunRecords.lastLoggedStep(RunRecords.onlyRun(killed, "moco-resume")) < killAfter) {
-                assertTrue(child.isAlive(), "the child ended before step " + killAfter + ":\n"
-                        + Files.readString(dir.resolve("child.log")));
-                assertTrue(System.currentTimeMillis() < deadline, "no step " + killAfter + " in 5 minutes");
-                Thread.sleep(20);
-            }
-        } finally {
-            child.destroyForcibly();
-            child.waitFor(60, TimeUnit.SECONDS);
-        }
-        Path runDir = RunRecords.onlyRun(killed, "moco-resume");
+        Path runDir = RunRecords.killAfterStep(child, dir.resolve("child.log"), killed, "moco-resume", killAfter);
         Cli.Result resumed = Cli.run(run(file, killed.toString(), "--resume", runDir.toString()));
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(resumed.out().contains("resumed from step "), resumed.out());

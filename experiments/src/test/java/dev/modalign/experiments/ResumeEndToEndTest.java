@@ -4,13 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,21 +47,7 @@ class ResumeEndToEndTest {
         Path killed = dir.resolve("killed");
         long killAfter = 5 + new Random().nextInt(22);
         Process child = ChildJvm.start(dir.resolve("child.log"), dir.resolve("cache"), run(killed.toString()));
-        Path runDir;
-        try {
-            long deadline = System.currentTimeMillis() + 300_000;
-            while (!Files.isDirectory(killed.resolve("quickstart"))
-                    || RunRecords.lastLoggedStep(RunRecords.onlyRun(killed, "quickstart")) < killAfter) {
-                assertTrue(child.isAlive(), "the child ended before step " + killAfter + ":\n"
-                        + Files.readString(dir.resolve("child.log")));
-                assertTrue(System.currentTimeMillis() < deadline, "no step " + killAfter + " in 5 minutes");
-                Thread.sleep(20);
-            }
-        } finally {
-            child.destroyForcibly();
-            child.waitFor(60, TimeUnit.SECONDS);
-        }
-        runDir = RunRecords.onlyRun(killed, "quickstart");
+        Path runDir = RunRecords.killAfterStep(child, dir.resolve("child.log"), killed, "quickstart", killAfter);
         long killedAt = RunRecords.lastLoggedStep(runDir);
         assertEquals("RUNNING", RunRecords.status(runDir), "SIGKILL leaves the run as it was");
 

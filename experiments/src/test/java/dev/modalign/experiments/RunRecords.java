@@ -1,5 +1,7 @@
 package dev.modalign.experiments;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
@@ -9,12 +11,34 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /** Reads a run of the local store back as the end-to-end tests check it: its records, final metrics, status. */
 final class RunRecords {
 
     private RunRecords() {}
+
+    /**
+     * Waits until {@code child} has logged step {@code step} of {@code experiment} under {@code runs}, then kills
+     * it (SIGKILL, no chance to save anything) and returns the run's directory; fails if the child ends first
+     * (with its log {@code log}) or takes more than 5 minutes.
+     */
+    static Path killAfterStep(Process child, Path log, Path runs, String experiment, long step)
+            throws IOException, InterruptedException {
+        try {
+            long deadline = System.currentTimeMillis() + 300_000;
+            while (!Files.isDirectory(runs.resolve(experiment)) || lastLoggedStep(onlyRun(runs, experiment)) < step) {
+                assertTrue(child.isAlive(), "the child ended before step " + step + ":\n" + Files.readString(log));
+                assertTrue(System.currentTimeMillis() < deadline, "no step " + step + " in 5 minutes");
+                Thread.sleep(20);
+            }
+        } finally {
+            child.destroyForcibly();
+            child.waitFor(60, TimeUnit.SECONDS);
+        }
+        return onlyRun(runs, experiment);
+    }
 
     /** The one run of {@code experiment} under the runs directory {@code runs}. */
     static Path onlyRun(Path runs, String experiment) throws IOException {
