@@ -257,7 +257,7 @@ public final class BenchReport {
 
     /** The OpenMP wait settings modalign's engine loaded with, and which of them the launcher chose. */
     static String openMpSettings() {
-        List<String> defaulted = List.of(System.getenv().getOrDefault("MODALIGN_DEFAULTED_ENV", "").trim().split("\\s+"));
+        List<String> defaulted = PytorchReference.launcherDefaults(System.getenv());
         List<String> settings = new ArrayList<>();
         for (String name : List.of("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")) {
             String value = System.getenv(name);

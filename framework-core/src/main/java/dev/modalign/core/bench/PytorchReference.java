@@ -126,13 +126,14 @@ public record PytorchReference(Path python, Path script) {
      * the reference runs with PyTorch's defaults, as a user runs it; what the user set stays.
      */
     static void withoutLauncherDefaults(Map<String, String> environment) {
-        String defaulted = environment.getOrDefault("MODALIGN_DEFAULTED_ENV", "");
-        for (String name : defaulted.trim().split("\\s+")) {
-            if (!name.isEmpty()) {
-                environment.remove(name);
-            }
-        }
+        launcherDefaults(environment).forEach(environment::remove);
         environment.remove("MODALIGN_DEFAULTED_ENV");
+    }
+
+    /** The names of the variables the launcher set on its own, from {@code MODALIGN_DEFAULTED_ENV} in {@code environment}. */
+    static List<String> launcherDefaults(Map<String, String> environment) {
+        return java.util.Arrays.stream(environment.getOrDefault("MODALIGN_DEFAULTED_ENV", "").trim().split("\\s+"))
+                .filter(name -> !name.isEmpty()).toList();
     }
 
     /**
