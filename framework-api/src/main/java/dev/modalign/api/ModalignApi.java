@@ -12,7 +12,7 @@ public final class ModalignApi {
      * {@link Plugin#apiVersion()} has the value of the API it was built against compiled into its
      * own class file.
      */
-    public static final String VERSION = "1.3";
+    public static final String VERSION = "1.4";
 
     private ModalignApi() {}
 

@@ -101,7 +101,12 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
     }
 
     private StepContext step(NDManager stepManager, EncodedBatch batch) {
-        return new StepContext(0, 0, 10, new Random(3), stepManager, true, batchEncoder(batch, stepManager));
+        return step(stepManager, batch, true);
+    }
+
+    private StepContext step(NDManager stepManager, EncodedBatch batch, boolean metricsLogged) {
+        return new StepContext(0, 0, 10, new Random(3), stepManager, true, batchEncoder(batch, stepManager),
+                metricsLogged);
     }
 
     /**
@@ -147,15 +152,30 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
 
     @Test
     void gradientsSurviveAGarbageCollectionBetweenForwardAndBackward() {
-        Map<String, float[]> plain = gradients(false);
-        Map<String, float[]> collected = gradients(true);
+        Map<String, float[]> plain = gradients(false, true);
+        Map<String, float[]> collected = gradients(true, true);
         for (Map.Entry<String, float[]> entry : plain.entrySet()) {
             Tensors.assertClose(entry.getValue(), collected.get(entry.getKey()), 0, entry.getKey() + ": "
                     + Tensors.GARBAGE_ADVICE);
         }
     }
 
-    private Map<String, float[]> gradients(boolean collectGarbage) {
+    /**
+     * On a step whose metrics the host does not log ({@link StepContext#metricsLogged()} false, API 1.4) a loss
+     * may leave its metrics out, but its value and gradients must be those of a logged step, bit for bit.
+     */
+    @Test
+    void stepsWhoseMetricsAreNotLoggedTrainAlike() {
+        Map<String, float[]> logged = gradients(false, true);
+        Map<String, float[]> unlogged = gradients(false, false);
+        assertEquals(logged.keySet(), unlogged.keySet(), "different gradients exist with and without logged metrics");
+        for (Map.Entry<String, float[]> entry : logged.entrySet()) {
+            Tensors.assertClose(entry.getValue(), unlogged.get(entry.getKey()), 0, entry.getKey() + " differs on a step"
+                    + " whose metrics are not logged; leave out only what feeds the metrics, not the loss");
+        }
+    }
+
+    private Map<String, float[]> gradients(boolean collectGarbage, boolean metricsLogged) {
         Map<String, float[]> gradients = new LinkedHashMap<>();
         try (NDManager runManager = manager.newSubManager()) {
             Engine.getInstance().setRandomSeed(17);
@@ -164,10 +184,11 @@ public abstract class AbstractLossContractTest<P extends Record> extends PluginC
                 EncodedBatch batch = batch(stepManager, batchSize(), 1f);
                 Object scribbles = null;
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    LossOutput output = loss.compute(batch, step(stepManager, batch));
+                    LossOutput output = loss.compute(batch, step(stepManager, batch, metricsLogged));
                     if (collectGarbage) {
                         scribbles = Tensors.collectGarbageAndScribble();
                     }
+                    gradients.put("loss value", new float[] {output.value().getFloat()});
                     collector.backward(output.value());
                 }
                 for (String tower : towers()) {

@@ -700,8 +700,9 @@ public final class Trainer {
         NDManager stepManager = batch.manager().newSubManager();
         try {
             lent.forEach(stepManager::tempAttachAll);
+            boolean logging = step % train.logEvery() == 0 || step == total - 1;
             StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
-                    stepManager, true, batchEncoder(batch, parameters, stepManager, true));
+                    stepManager, true, batchEncoder(batch, parameters, stepManager, true), logging);
             Map<String, NDArray> terms = new LinkedHashMap<>();
             Map<String, NDArray> metrics = new LinkedHashMap<>();
             List<NDArray> weightedTerms = new ArrayList<>();
@@ -764,7 +765,6 @@ public final class Trainer {
                 weighted.loss().afterStep(encoded, context);
             }
             mark = phase(StepListener.Phase.ZERO_AND_AFTER_STEP, mark);
-            boolean logging = step % train.logEvery() == 0 || step == total - 1;
             Map<String, Double> termValues = new LinkedHashMap<>();
             Map<String, Double> metricValues = new LinkedHashMap<>();
             if (logging) {

@@ -343,6 +343,8 @@ public final class TestPlugin implements Plugin {
         private final long seed;
         private float[] running;
         private long updates;
+        /** Training steps whose metrics the host said it logs (API 1.4). */
+        private long loggedSteps;
 
         AlignLoss(Params params, List<String> towers, long seed) {
             if (params.failCreate()) {
@@ -385,8 +387,12 @@ public final class TestPlugin implements Plugin {
             long items = batch.groupsIfAny().map(groups -> groups.stream().distinct().count()).orElse(-1L);
             // The first tower's input as its encoder read it (API 1.3): its row count, -1 without inputs.
             long inputRows = batch.inputs() == null ? -1 : batch.input(towers.get(0)).get(0).getShape().get(0);
+            if (context.training() && context.metricsLogged()) {
+                loggedSteps++;
+            }
             return new LossOutput(loss, Map.of("cosine", a.mul(b).sum(new int[] {1}).mean().stopGradient(),
-                    "items", Scalars.of(loss, items), "input_rows", Scalars.of(loss, inputRows)));
+                    "items", Scalars.of(loss, items), "input_rows", Scalars.of(loss, inputRows),
+                    "logged_steps", Scalars.of(loss, loggedSteps)));
         }
 
         @Override

@@ -312,6 +312,15 @@ class TrainerTest {
         assertEquals(List.of(16.0), alignMetric(run(Experiments.TINY), "input_rows"));
     }
 
+    @Test
+    void lossesAreToldWhichStepsMetricsAreLogged() throws IOException {
+        // 12 steps logged every 5 and at the last: steps 0, 5, 10 and 11 are the first to fourth steps a loss is
+        // told its metrics are read (so that it may skip an accuracy's kernels on the others); told on every
+        // step, the loss would count 1, 6, 11 and 12.
+        RunResult result = run(Experiments.TINY.replace("log_every: 1", "log_every: 5"));
+        assertEquals(List.of(1.0, 2.0, 3.0, 4.0), alignMetric(result, "logged_steps"));
+    }
+
     private static List<Double> itemsPerBatch(RunResult result) throws IOException {
         return alignMetric(result, "items");
     }

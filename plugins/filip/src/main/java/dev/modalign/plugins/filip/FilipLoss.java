@@ -105,6 +105,9 @@ public final class FilipLoss implements Loss {
         NDArray lossSecond = Scalars.div(secondToFirst.logSoftmax(0).mul(diagonal).sum(), -batchSize);
         NDArray loss = Scalars.div(lossFirst.add(lossSecond), 2);
 
+        if (!context.metricsLogged()) {
+            return new LossOutput(loss);
+        }
         NDArray temperature = logScale.stopGradient().neg().exp();
         return new LossOutput(loss, Map.of("temperature", temperature,
                 "accuracy", accuracy(firstToSecond.stopGradient(), secondToFirst.stopGradient(), manager)));

@@ -130,6 +130,9 @@ public final class SigLipLoss implements Loss {
         // Algorithm 1: l = -sum(log_sigmoid(labels * logits)) / n, with -log sigmoid(x) = softplus(-x).
         NDArray loss = Scalars.div(Activation.softPlus(logits.mul(signs).neg()).sum(), batchSize);
 
+        if (!context.metricsLogged()) {
+            return new LossOutput(loss);
+        }
         NDArray temperature = scale.stopGradient().neg().exp();
         return new LossOutput(loss, Map.of("temperature", temperature, "bias", bias.stopGradient()));
     }
