@@ -347,11 +347,16 @@ public final class Trainer {
                 Iterator<DataLoader.Batch> epochBatches = epoch == start.epoch()
                         ? (first == null ? batches : prepend(first, batches)) : loader.epoch(epoch, 0);
                 long batchIndex = epoch == start.epoch() ? start.batch() : 0;
-                while (epochBatches.hasNext()) {
+                while (true) {
                     if (step >= total) {
                         break training;
                     }
+                    // hasNext loads the batch on this thread without workers, and hands the next to the workers with
+                    // them: both are the data's time.
                     long asked = System.nanoTime();
+                    if (!epochBatches.hasNext()) {
+                        break;
+                    }
                     DataLoader.Batch next = epochBatches.next();
                     long dataWait = System.nanoTime() - asked;
                     waitedForData += dataWait;
