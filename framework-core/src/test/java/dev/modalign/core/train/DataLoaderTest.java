@@ -89,11 +89,16 @@ class DataLoaderTest {
 
     /** Each batch's rows of two epochs, checked against the records the batch names. */
     private static List<float[]> load(int workers, InputSpec spec) {
+        return load(workers, spec, 0, 1);
+    }
+
+    /** Each batch's rows of the epochs in the order given, from one loader. */
+    private static List<float[]> load(int workers, InputSpec spec, int... epochs) {
         List<float[]> batches = new ArrayList<>();
         Tower tower = new Tower("x", "v", new Vectors(spec), List.of(), null, false, null);
         try (NDManager manager = NDManager.newBaseManager();
                 DataLoader loader = new DataLoader(new Rows(), List.of(tower), null, 16, 3, true, false, workers, manager)) {
-            for (int epoch = 0; epoch < 2; epoch++) {
+            for (int epoch : epochs) {
                 Iterator<DataLoader.Batch> epochBatches = loader.epoch(epoch, 0);
                 while (epochBatches.hasNext()) {
                     try (DataLoader.Batch batch = epochBatches.next()) {
@@ -121,6 +126,21 @@ class DataLoaderTest {
             assertEquals(onCaller.size(), threaded.size());
             for (int b = 0; b < onCaller.size(); b++) {
                 assertArrayEquals(onCaller.get(b), threaded.get(b), "batch " + b + " with " + workers + " workers");
+            }
+        }
+    }
+
+    @Test
+    void anEpochOtherThanTheNextIsReadAfreshAfterTheNextWasReadAhead() {
+        // The workers start the next epoch's reads while the last batches of one are taken; an epoch asked for out
+        // of turn (again, or skipped to) gets its own batches, not those.
+        List<float[]> inOrder = load(0, new VectorSpec(DIM), 0, 1, 2);
+        List<float[]> outOfTurn = load(2, new VectorSpec(DIM), 0, 0, 2, 1);
+        List<List<float[]>> expected = List.of(inOrder.subList(0, 5), inOrder.subList(0, 5), inOrder.subList(10, 15),
+                inOrder.subList(5, 10));
+        for (int e = 0; e < expected.size(); e++) {
+            for (int b = 0; b < 5; b++) {
+                assertArrayEquals(expected.get(e).get(b), outOfTurn.get(e * 5 + b), "epoch " + e + " asked, batch " + b);
             }
         }
     }
