@@ -64,6 +64,35 @@ class BenchTest {
         }
     }
 
+    /**
+     * Without --steps, an untimed calibration run picks the step count from modalign's rate, as many steps as take
+     * about --seconds, and the reference runs the same number.
+     */
+    @Test
+    void withoutAStepCountBothSidesRunTheCalibratedNumber() throws IOException {
+        Path arguments = dir.resolve("arguments.txt");
+        Path python = dir.resolve("python");
+        Files.writeString(python, "#!/bin/sh\n"
+                + "echo \"$@\" >> " + arguments + "\n"
+                + "echo '{\"steps_per_sec\": 50.0, \"flops_per_step\": 2e+09, \"peak_rss_bytes\": 67108864, "
+                + "\"gemm_gflops\": 100.0, \"torch\": \"stand-in\"}'\n");
+        Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwx------"));
+
+        Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
+                "--python", python.toString(), "--reference-script",
+                Cli.repo().resolve("scripts/reference/pytorch_reference.py").toString(), "--runs", "1", "--warmup", "2",
+                "--seconds", "0.5", "--threads", "1");
+        assertEquals(0, result.code(), result.err());
+        Matcher calibration = Pattern.compile("calibration: modalign ([0-9.]+) steps/s untimed; ([0-9]+) timed steps a run")
+                .matcher(result.out());
+        assertTrue(calibration.find(), result.out());
+        double rate = Double.parseDouble(calibration.group(1));
+        int steps = Integer.parseInt(calibration.group(2));
+        assertEquals(Math.max(20, Math.min(5000, Math.round(rate * 0.5))), steps, 1, result.out());
+        assertTrue(Pattern.compile("--steps " + steps + "( |$)", Pattern.MULTILINE).matcher(Files.readString(arguments))
+                .find(), Files.readString(arguments));
+    }
+
     @Test
     void retrievalIsTimedBesideItsProducts() {
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),

@@ -17,7 +17,11 @@ import java.util.Map;
 /**
  * Runs the benchmark and prints it: for each configuration and thread count, {@code runs} runs of the
  * framework's step and of the PyTorch reference, alternating which goes first so that a drift in the
- * machine's load falls on both, then the medians and their ratio; finally a table of everything.
+ * machine's load falls on both, then the medians and their ratio; finally a table of everything. With
+ * no step count given, an untimed calibration run of the framework's step first picks one per
+ * configuration and thread count, as many steps as take about a given time (short runs on a shared
+ * machine vary by a fifth from one to the next), and warms the JVM's compiler, which the reference
+ * does not need, so that the first run is not the slow one.
  *
  * <p>GFLOP/s are the FLOPs of one step (forward and backward, counted on the reference's identical
  * model by torch.utils.flop_counter: matrix products, convolutions and attention, not element-wise
@@ -56,13 +60,27 @@ public final class BenchReport {
         return this;
     }
 
-    /** The step benchmark of every configuration at every thread count. */
+    /** The fewest and most timed steps a calibrated run takes. */
+    static final int MIN_STEPS = 20;
+    static final int MAX_STEPS = 5000;
+    /** Timed steps of the calibration run. */
+    private static final int CALIBRATION_STEPS = 20;
+
+    /**
+     * The step benchmark of every configuration at every thread count; {@code steps} 0: as many timed steps as
+     * take about {@code seconds} at the rate of an untimed calibration run (between {@value #MIN_STEPS} and
+     * {@value #MAX_STEPS}), the same number on both sides.
+     */
     public void steps(List<Path> configs, List<String> assignments, List<Integer> threadCounts, int runs, int warmup,
-            int steps) {
+            int steps, double seconds) {
+        if (steps < 0 || (steps == 0 && !(seconds > 0))) {
+            throw new IllegalArgumentException("steps must be > 0, or 0 with seconds > 0; found " + steps + " and " + seconds);
+        }
         StepBenchmark bench = new StepBenchmark(registry, cacheDir, device);
-        out.printf("modalign bench: %d configurations x threads %s, %d runs of %d warm-up + %d timed steps each; %s%n",
-                configs.size(), threadCounts, runs, warmup, steps, reference == null ? "no PyTorch reference"
-                        : "PyTorch eager reference " + reference.python());
+        out.printf("modalign bench: %d configurations x threads %s, %d runs of %d warm-up + %s timed steps each; %s%n",
+                configs.size(), threadCounts, runs, warmup,
+                steps > 0 ? String.valueOf(steps) : String.format("about %.3g s of", seconds),
+                reference == null ? "no PyTorch reference" : "PyTorch eager reference " + reference.python());
         out.printf("machine: %d cores, load average %s; engine %s %s; %s; JVM %s, collectors %s%n",
                 Runtime.getRuntime().availableProcessors(), loadAverage(), Engine.getInstance().getEngineName(),
                 Engine.getInstance().getVersion(), openMpSettings(), System.getProperty("java.vm.version"),
@@ -84,15 +102,22 @@ public final class BenchReport {
             try {
                 for (int threads : threadCounts) {
                     out.printf("%n%s (batch %d), %d thread%s%n", name, batchSize, threads, threads == 1 ? "" : "s");
+                    int timed = steps;
+                    if (timed == 0) {
+                        double rate = bench.run(config, assignments, threads, warmup, CALIBRATION_STEPS).stepsPerSecond();
+                        timed = calibratedSteps(rate, seconds);
+                        out.printf("  calibration: modalign %.2f steps/s untimed; %d timed steps a run (about %.1f s)%n",
+                                rate, timed, timed / rate);
+                    }
                     List<StepBenchmark.Measurement> ours = new ArrayList<>();
                     List<PytorchReference.Measurement> theirs = new ArrayList<>();
                     for (int run = 0; run < runs; run++) {
                         boolean gemm = !referenceGemm.containsKey(threads);
                         PytorchReference.Measurement before = run % 2 == 1 && card != null
-                                ? reference.run(card, threads, warmup, steps, gemm, phases) : null;
-                        StepBenchmark.Measurement mine = bench.run(config, assignments, threads, warmup, steps);
+                                ? reference.run(card, threads, warmup, timed, gemm, phases) : null;
+                        StepBenchmark.Measurement mine = bench.run(config, assignments, threads, warmup, timed);
                         PytorchReference.Measurement other = before != null ? before
-                                : card != null ? reference.run(card, threads, warmup, steps, gemm, phases) : null;
+                                : card != null ? reference.run(card, threads, warmup, timed, gemm, phases) : null;
                         ours.add(mine);
                         if (other != null) {
                             theirs.add(other);
@@ -267,6 +292,12 @@ public final class BenchReport {
             }
         }
         return settings.isEmpty() ? "OpenMP wait: libgomp defaults" : "OpenMP wait: " + String.join(", ", settings);
+    }
+
+    /** Steps that take about {@code seconds} at {@code stepsPerSecond}, within [{@value #MIN_STEPS}, {@value #MAX_STEPS}]. */
+    static int calibratedSteps(double stepsPerSecond, double seconds) {
+        double wanted = stepsPerSecond * seconds;
+        return (int) Math.max(MIN_STEPS, Math.min(MAX_STEPS, Math.round(Double.isFinite(wanted) ? wanted : MAX_STEPS)));
     }
 
     private static String loadAverage() {

@@ -70,11 +70,13 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
             Injector injector = Guice.createInjector(new RunModule(registry, file,
                     new RunModule.Overrides(null, runsDir, device, settings), cacheDir, quiet));
             RunPlan plan = injector.getInstance(RunPlan.class);
-            long perEpoch = plan.train().source().size() / plan.spec().train().batchSize();
+            long perEpoch = Math.max(1, plan.train().source().size() / plan.spec().train().batchSize());
             if ((long) plan.spec().train().epochs() * perEpoch < warmup + steps) {
-                throw new IllegalArgumentException(file + ": train.epochs x batches per epoch = "
-                        + plan.spec().train().epochs() * perEpoch + " steps, fewer than the " + (warmup + steps)
-                        + " the bench runs; raise train.epochs in the file");
+                // More epochs than the file's: the schedule, over train.max_steps, is the same.
+                settings.add("train.epochs=" + (warmup + steps + perEpoch - 1) / perEpoch);
+                injector = Guice.createInjector(new RunModule(registry, file,
+                        new RunModule.Overrides(null, runsDir, device, settings), cacheDir, quiet));
+                plan = injector.getInstance(RunPlan.class);
             }
             Trainer trainer = injector.getInstance(Trainer.class).progressTo(quiet).listening(time -> {
                 if (time.step() >= warmup) {

@@ -38,11 +38,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runs", paramLabel = "N", description = "Runs per configuration and thread count (default 5); medians are reported.")
     int runs = 5;
 
-    @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps at the start of each run (default 10).")
-    int warmup = 10;
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps at the start of each run (default 20).")
+    int warmup = 20;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Timed steps per run (default 40).")
-    int steps = 40;
+    @Option(names = "--steps", paramLabel = "N", description = "Timed steps per run, the same on both sides; default: "
+            + "as many as take about --seconds, from an untimed calibration run of modalign's step per configuration "
+            + "and thread count (which also warms the JVM's compiler).")
+    int steps;
+
+    @Option(names = "--seconds", paramLabel = "S", description = "Time a run's timed steps should take, without --steps "
+            + "(default 4; short runs on a shared machine vary by a fifth).")
+    double seconds = 4;
 
     @Option(names = "--threads", paramLabel = "N[,N...]", split = ",",
             description = "PyTorch CPU threads, each measured on both sides (default 1,2).")
@@ -84,9 +90,11 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path home = Path.of(System.getProperty("modalign.home", "."));
-        if (runs < 1 || steps < 1 || warmup < 0 || threads.isEmpty() || threads.stream().anyMatch(t -> t < 1)) {
-            throw new UserError("--runs and --steps must be >= 1, --warmup >= 0 and every --threads >= 1; found runs "
-                    + runs + ", steps " + steps + ", warmup " + warmup + ", threads " + threads);
+        if (runs < 1 || steps < 0 || !(seconds > 0) || warmup < 0 || threads.isEmpty()
+                || threads.stream().anyMatch(t -> t < 1)) {
+            throw new UserError("--runs must be >= 1, --steps >= 1 (or 0 to calibrate), --seconds > 0, --warmup >= 0 and every --threads >= 1;"
+                    + " found runs " + runs + ", steps " + steps + ", seconds " + seconds + ", warmup " + warmup
+                    + ", threads " + threads);
         }
         if (!device.equals("cpu") && !device.equals("gpu")) {
             throw new UserError("--device must be cpu or gpu, found '" + device + "'");
@@ -99,7 +107,7 @@ final class BenchCommand implements Callable<Integer> {
         BenchReport report = new BenchReport(registry, Cache.directory(), device, reference, System.out)
                 .withPhases(phases);
         if (!onlyRetrieval) {
-            report.steps(configs, assignments, threads, runs, warmup, steps);
+            report.steps(configs, assignments, threads, runs, warmup, steps, seconds);
         }
         if (retrieval > 0) {
             report.retrieval(configs.get(0), assignments, retrieval, retrievalDim);
