@@ -368,7 +368,7 @@ public final class Trainer {
                     try (DataLoader.Batch batch = next) {
                         double lr = schedule.at(step);
                         StepStats stats = step(batch, parameters, optimizer, lent(optimizer, fixed), lr, step, epoch, total,
-                                train);
+                                train, loader::readAhead);
                         if (stats.skipped()) {
                             skippedSteps++;
                             out.println("warning: " + stats.skipReason() + "; the step is skipped (train.on_nonfinite: skip, "
@@ -398,7 +398,10 @@ public final class Trainer {
                     long end = System.nanoTime();
                     phases[StepListener.Phase.CLOSE.ordinal()] += end - closed;
                     phases[StepListener.Phase.TRACKING.ordinal()] = spentLogging - loggedBefore;
-                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, end, dataWait,
+                    // The data's time: waiting for the batch, and handing the workers the next reads mid-step.
+                    long dataTime = phases[StepListener.Phase.DATA.ordinal()];
+                    waitedForData += dataTime - dataWait;
+                    listener.stepTimed(new StepListener.StepTime(step, samples, asked, end, dataTime,
                             spentLogging - loggedBefore, phases.clone()));
                     if (step == start.step() + 1 || step == start.step() + 3) {
                         int managed = model.getManagedArrays().size();
@@ -696,7 +699,7 @@ public final class Trainer {
     }
 
     private StepStats step(DataLoader.Batch batch, ParameterStore parameters, AdamW optimizer, List<NDArray> lent,
-            double lr, long step, int epoch, long total, TrainSpec train) {
+            double lr, long step, int epoch, long total, TrainSpec train, Runnable readAhead) {
         boolean skipNonFinite = train.onNonfinite().equals("skip");
         // The engine's generator (dropout) from the seed and the step alone, so that a resumed run draws what the
         // uninterrupted one would: DJL cannot read PyTorch's generator state to checkpoint it.
@@ -748,6 +751,9 @@ public final class Trainer {
             Map<String, Double> gradientMetrics = termGradients == null ? Map.of()
                     : combineGradients(termGradients, optimizer, context);
             mark = phase(StepListener.Phase.BACKWARD, mark);
+            // The next batches are read and copied while the optimiser's Java threads run, not beside the forward.
+            readAhead.run();
+            mark = phase(StepListener.Phase.DATA, mark);
             double gradNorm = optimizer.gradientNorm();
             mark = phase(StepListener.Phase.CLIP_NORM, mark);
             if (!Double.isFinite(gradNorm)) {
