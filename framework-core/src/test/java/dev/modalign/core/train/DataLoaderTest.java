@@ -94,6 +94,11 @@ class DataLoaderTest {
 
     /** Each batch's rows of the epochs in the order given, from one loader. */
     private static List<float[]> load(int workers, InputSpec spec, int... epochs) {
+        return load(workers, spec, false, epochs);
+    }
+
+    /** As above; {@code readAhead}: the next reads are handed out mid-batch, as the trainer does after backward. */
+    private static List<float[]> load(int workers, InputSpec spec, boolean readAhead, int... epochs) {
         List<float[]> batches = new ArrayList<>();
         Tower tower = new Tower("x", "v", new Vectors(spec), List.of(), null, false, null);
         try (NDManager manager = NDManager.newBaseManager();
@@ -102,6 +107,9 @@ class DataLoaderTest {
                 Iterator<DataLoader.Batch> epochBatches = loader.epoch(epoch, 0);
                 while (epochBatches.hasNext()) {
                     try (DataLoader.Batch batch = epochBatches.next()) {
+                        if (readAhead) {
+                            loader.readAhead();
+                        }
                         float[] values = batch.inputs().get("x").singletonOrThrow().toFloatArray();
                         assertEquals(new Shape(batch.size(), DIM), batch.inputs().get("x").singletonOrThrow().getShape());
                         for (int i = 0; i < batch.size(); i++) {
@@ -141,6 +149,18 @@ class DataLoaderTest {
         for (int e = 0; e < expected.size(); e++) {
             for (int b = 0; b < 5; b++) {
                 assertArrayEquals(expected.get(e).get(b), outOfTurn.get(e * 5 + b), "epoch " + e + " asked, batch " + b);
+            }
+        }
+    }
+
+    @Test
+    void readingAheadMidStepKeepsTheBatchesAndTheirOrder() {
+        List<float[]> plain = load(0, new VectorSpec(DIM), 0, 1, 2);
+        for (int workers : new int[] {1, 3}) {
+            List<float[]> ahead = load(workers, new VectorSpec(DIM), true, 0, 1, 2);
+            assertEquals(plain.size(), ahead.size());
+            for (int b = 0; b < plain.size(); b++) {
+                assertArrayEquals(plain.get(b), ahead.get(b), "batch " + b + " with " + workers + " workers");
             }
         }
     }
