@@ -11,11 +11,9 @@ public final class DataErrors {
 
     private final List<String> first = new ArrayList<>();
     private long count;
-    private String last;
 
     synchronized void add(String message) {
         count++;
-        last = message;
         // A record that fails every epoch is shown once.
         if (first.size() < SHOWN && !first.contains(message)) {
             first.add(message);
@@ -33,10 +31,6 @@ public final class DataErrors {
 
     public synchronized List<String> first() {
         return List.copyOf(first);
-    }
-
-    synchronized String last() {
-        return last;
     }
 
     /** "skipped 3 records that failed to load: a.csv:2 ...; b.csv:9 ..." or empty when none. */

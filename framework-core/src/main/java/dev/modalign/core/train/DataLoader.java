@@ -239,7 +239,11 @@ public final class DataLoader implements AutoCloseable {
                     throw new NoSuchElementException();
                 }
                 try {
-                    return collate(ahead.poll().get());
+                    Examples examples = ahead.poll().get();
+                    if (skipping != null) {
+                        examples.skipped().forEach(skipping::add);
+                    }
+                    return collate(examples);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted while loading data", e);
@@ -273,7 +277,7 @@ public final class DataLoader implements AutoCloseable {
 
     /** A batch's examples before collation: per tower, the decoded and augmented examples. */
     private record Examples(Map<String, List<Object>> byTower, Map<String, List<Object>> raw, long[] labels,
-            List<String> groups, int size, Map<String, ByteBuffer> packed) {}
+            List<String> groups, int size, Map<String, ByteBuffer> packed, List<String> skipped) {}
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private Examples read(long[] indices, int epoch) {
@@ -283,6 +287,8 @@ public final class DataLoader implements AutoCloseable {
         towers.forEach(t -> raw.put(t.name(), new ArrayList<>(indices.length)));
         long[] labels = labelField == null ? null : new long[indices.length];
         List<String> groups = new ArrayList<>(indices.length);
+        // Counted when the batch is taken: reads ahead of an epoch that never runs must not count.
+        List<String> skipped = new ArrayList<>();
         int kept = 0;
         for (long index : indices) {
             // Per tower, in the towers' order: kept only once every tower of the record has loaded.
@@ -312,7 +318,7 @@ public final class DataLoader implements AutoCloseable {
                 if (skipping == null) {
                     throw e;
                 }
-                skipping.add(e.getMessage());
+                skipped.add(e.getMessage());
                 continue;
             }
             for (int t = 0; t < row.length; t++) {
@@ -327,7 +333,7 @@ public final class DataLoader implements AutoCloseable {
         }
         if (kept == 0) {
             throw new DataException("every record of a batch failed to load (" + indices.length + " records; the last: "
-                    + skipping.last() + ")");
+                    + skipped.get(skipped.size() - 1) + ")");
         }
         Map<String, ByteBuffer> packedRows = new LinkedHashMap<>();
         for (int t = 0; t < towers.size(); t++) {
@@ -340,7 +346,7 @@ public final class DataLoader implements AutoCloseable {
             }
         }
         return new Examples(examples, raw, labels == null ? null : java.util.Arrays.copyOf(labels, kept), groups, kept,
-                packedRows);
+                packedRows, skipped);
     }
 
     /**
