@@ -359,7 +359,6 @@ public final class Trainer {
                     }
                     DataLoader.Batch next = epochBatches.next();
                     long dataWait = System.nanoTime() - asked;
-                    waitedForData += dataWait;
                     long loggedBefore = spentLogging;
                     int samples = next.size();
                     java.util.Arrays.fill(phases, 0);
@@ -400,7 +399,7 @@ public final class Trainer {
                     phases[StepListener.Phase.TRACKING.ordinal()] = spentLogging - loggedBefore;
                     // The data's time: waiting for the batch, and handing the workers the next reads mid-step.
                     long dataTime = phases[StepListener.Phase.DATA.ordinal()];
-                    waitedForData += dataTime - dataWait;
+                    waitedForData += dataTime;
                     listener.stepTimed(new StepListener.StepTime(step, samples, asked, end, dataTime,
                             spentLogging - loggedBefore, phases.clone()));
                     if (step == start.step() + 1 || step == start.step() + 3) {
