@@ -29,13 +29,7 @@ class BenchTest {
     @Test
     void theRealStepIsTimedAndSetBesideTheReference() throws IOException {
         Path cards = dir.resolve("cards.txt");
-        Path python = dir.resolve("python");
-        Files.writeString(python, "#!/bin/sh\n"
-                + "cat \"$3\" >> " + cards + "\n"
-                + "echo 'torch would say something here'\n"
-                + "echo '{\"steps_per_sec\": 50.0, \"flops_per_step\": 2e+09, \"peak_rss_bytes\": 67108864, "
-                + "\"gemm_gflops\": 100.0, \"torch\": \"stand-in\"}'\n");
-        Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwx------"));
+        Path python = standInPython("cat \"$3\" >> " + cards + "\necho 'torch would say something here'");
 
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
                 "--python", python.toString(), "--reference-script",
@@ -71,12 +65,7 @@ class BenchTest {
     @Test
     void withoutAStepCountBothSidesRunTheCalibratedNumber() throws IOException {
         Path arguments = dir.resolve("arguments.txt");
-        Path python = dir.resolve("python");
-        Files.writeString(python, "#!/bin/sh\n"
-                + "echo \"$@\" >> " + arguments + "\n"
-                + "echo '{\"steps_per_sec\": 50.0, \"flops_per_step\": 2e+09, \"peak_rss_bytes\": 67108864, "
-                + "\"gemm_gflops\": 100.0, \"torch\": \"stand-in\"}'\n");
-        Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwx------"));
+        Path python = standInPython("echo \"$@\" >> " + arguments);
 
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
                 "--python", python.toString(), "--reference-script",
@@ -91,6 +80,16 @@ class BenchTest {
         assertEquals(Math.max(20, Math.min(5000, Math.round(rate * 0.5))), steps, 1, result.out());
         assertTrue(Pattern.compile("--steps " + steps + "( |$)", Pattern.MULTILINE).matcher(Files.readString(arguments))
                 .find(), Files.readString(arguments));
+    }
+
+    /** A "Python" that runs {@code first} (shell) and prints the reference's result line: 50 steps/s, 2 GFLOP a step. */
+    private Path standInPython(String first) throws IOException {
+        Path python = dir.resolve("python");
+        Files.writeString(python, "#!/bin/sh\n" + first + "\n"
+                + "echo '{\"steps_per_sec\": 50.0, \"flops_per_step\": 2e+09, \"peak_rss_bytes\": 67108864, "
+                + "\"gemm_gflops\": 100.0, \"torch\": \"stand-in\"}'\n");
+        Files.setPosixFilePermissions(python, PosixFilePermissions.fromString("rwx------"));
+        return python;
     }
 
     @Test

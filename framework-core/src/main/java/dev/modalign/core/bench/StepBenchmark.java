@@ -67,15 +67,13 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
         List<StepListener.StepTime> times = new ArrayList<>();
         PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
         try {
-            Injector injector = Guice.createInjector(new RunModule(registry, file,
-                    new RunModule.Overrides(null, runsDir, device, settings), cacheDir, quiet));
+            Injector injector = compose(file, runsDir, settings, quiet);
             RunPlan plan = injector.getInstance(RunPlan.class);
             long perEpoch = Math.max(1, plan.train().source().size() / plan.spec().train().batchSize());
             if ((long) plan.spec().train().epochs() * perEpoch < warmup + steps) {
                 // More epochs than the file's: the schedule, over train.max_steps, is the same.
                 settings.add("train.epochs=" + (warmup + steps + perEpoch - 1) / perEpoch);
-                injector = Guice.createInjector(new RunModule(registry, file,
-                        new RunModule.Overrides(null, runsDir, device, settings), cacheDir, quiet));
+                injector = compose(file, runsDir, settings, quiet);
                 plan = injector.getInstance(RunPlan.class);
             }
             Trainer trainer = injector.getInstance(Trainer.class).progressTo(quiet).listening(time -> {
@@ -98,6 +96,11 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
         } finally {
             deleteRecursively(runsDir);
         }
+    }
+
+    private Injector compose(Path file, Path runsDir, List<String> settings, PrintStream out) {
+        return Guice.createInjector(new RunModule(registry, file, new RunModule.Overrides(null, runsDir, device, settings),
+                cacheDir, out));
     }
 
     /** The values the optimiser trained: every parameter of the towers not frozen that takes a gradient, and the losses'. */
