@@ -174,6 +174,69 @@ class AdamWTest {
     }
 
     /**
+     * The fused passes hand out chunks of all parameters laid end to end to whichever thread is free: the norm
+     * (partial sums added in the chunks' order) and the update come out the same to the bit at 1, 2 and 3
+     * threads, over parameters that chunks cross (a matrix larger than a chunk, a small vector between).
+     */
+    @Test
+    void theFusedPassesGiveTheSameBitsAtAnyNumberOfThreads() {
+        OptimizerSpec spec = new OptimizerSpec("adamw", 0.01, 0.1, 0.9, 0.98, 1e-6);
+        double[] norms = new double[3];
+        float[][] weights = new float[3][];
+        for (int threads = 1; threads <= 3; threads++) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                java.util.Random random = new java.util.Random(11);
+                Shape[] shapes = {new Shape(300, 500), new Shape(7), new Shape(70000)};
+                List<Parameter> parameters = new java.util.ArrayList<>();
+                List<float[]> targets = new java.util.ArrayList<>();
+                for (int i = 0; i < shapes.length; i++) {
+                    float[] start = new float[Math.toIntExact(shapes[i].size())];
+                    float[] target = new float[start.length];
+                    for (int j = 0; j < start.length; j++) {
+                        start[j] = (float) random.nextGaussian();
+                        target[j] = (float) random.nextGaussian();
+                    }
+                    parameters.add(parameter(manager, "p" + i, shapes[i], start));
+                    targets.add(target);
+                }
+                AdamW adam = new AdamW(parameters, spec, manager, threads);
+                ParameterStore store = adam.parameterStore(manager);
+                for (int t = 0; t < 2; t++) {
+                    try (NDManager step = manager.newSubManager()) {
+                        parameters.forEach(p -> step.tempAttachAll(p.getArray()));
+                        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                            NDArray loss = null;
+                            for (int i = 0; i < parameters.size(); i++) {
+                                Parameter p = parameters.get(i);
+                                NDArray value = store.getValue(p, p.getArray().getDevice(), true);
+                                NDArray term = value.sub(step.create(targets.get(i), shapes[i])).square().sum();
+                                loss = loss == null ? term : loss.add(term);
+                            }
+                            collector.backward(loss);
+                        }
+                        assertTrue(adam.fused(), "the fused CPU pass is under test");
+                        norms[threads - 1] = adam.gradientNorm();
+                        adam.step(0.01, 0.5f);
+                        adam.zeroGradients();
+                    }
+                }
+                float[] all = new float[0];
+                for (Parameter p : parameters) {
+                    float[] values = p.getArray().toFloatArray();
+                    float[] joined = java.util.Arrays.copyOf(all, all.length + values.length);
+                    System.arraycopy(values, 0, joined, all.length, values.length);
+                    all = joined;
+                }
+                weights[threads - 1] = all;
+            }
+        }
+        for (int threads = 2; threads <= 3; threads++) {
+            assertEquals(norms[0], norms[threads - 1], 0.0, "the gradient norm at " + threads + " threads");
+            assertArrayEquals(weights[0], weights[threads - 1], 0f, "the weights after two steps at " + threads + " threads");
+        }
+    }
+
+    /**
      * Gradients start from nothing at each step (PyTorch's set_to_none): the store's leaves get a
      * fresh gradient, the parameters themselves none, and a second step's gradient is that step's alone.
      */
