@@ -33,7 +33,7 @@ class BenchTest {
 
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
                 "--python", python.toString(), "--reference-script",
-                Cli.repo().resolve("scripts/reference/pytorch_reference.py").toString(), "--runs", "2", "--warmup", "2", "--steps", "5", "--threads", "1");
+                Cli.repo().resolve("scripts/reference/pytorch_reference.py").toString(), "--runs", "2", "--warmup", "2", "--steps", "5", "--threads", "1", "--jit-warmup", "0");
         assertEquals(0, result.code(), result.err());
         Matcher row = ROW.matcher(result.out());
         assertTrue(row.find(), result.out());
@@ -60,7 +60,8 @@ class BenchTest {
 
     /**
      * Without --steps, an untimed calibration run picks the step count from modalign's rate, as many steps as take
-     * about --seconds, and the reference runs the same number.
+     * about --seconds, and the reference runs the same number; an untimed JIT warm-up run of about --jit-warmup
+     * seconds at that rate comes before the timed runs, and each run says how long the compilers ran in it.
      */
     @Test
     void withoutAStepCountBothSidesRunTheCalibratedNumber() throws IOException {
@@ -70,7 +71,7 @@ class BenchTest {
         Cli.Result result = Cli.run("bench", Cli.repo().resolve("experiments/bench/mlp-clip-b32.yaml").toString(),
                 "--python", python.toString(), "--reference-script",
                 Cli.repo().resolve("scripts/reference/pytorch_reference.py").toString(), "--runs", "1", "--warmup", "2",
-                "--seconds", "0.5", "--threads", "1");
+                "--seconds", "0.5", "--threads", "1", "--jit-warmup", "0.75");
         assertEquals(0, result.code(), result.err());
         Matcher calibration = Pattern.compile("calibration: modalign ([0-9.]+) steps/s untimed; ([0-9]+) timed steps a run")
                 .matcher(result.out());
@@ -80,6 +81,12 @@ class BenchTest {
         assertEquals(Math.max(20, Math.min(5000, Math.round(rate * 0.5))), steps, 1, result.out());
         assertTrue(Pattern.compile("--steps " + steps + "( |$)", Pattern.MULTILINE).matcher(Files.readString(arguments))
                 .find(), Files.readString(arguments));
+        Matcher warmUp = Pattern.compile("JIT warm-up: ([0-9]+) untimed steps .*, the compilers ran [0-9]+ ms of it")
+                .matcher(result.out());
+        assertTrue(warmUp.find(), result.out());
+        assertEquals(Math.max(20, Math.min(5000, Math.round(rate * 0.75))), Integer.parseInt(warmUp.group(1)), 1, result.out());
+        assertTrue(Pattern.compile("run 1: modalign [0-9.]+ steps/s \\(.*JIT [0-9]+ ms").matcher(result.out()).find(),
+                result.out());
     }
 
     /** A "Python" that runs {@code first} (shell) and prints the reference's result line: 50 steps/s, 2 GFLOP a step. */

@@ -20,8 +20,9 @@ import java.util.Map;
  * machine's load falls on both, then the medians and their ratio; finally a table of everything. With
  * no step count given, an untimed calibration run of the framework's step first picks one per
  * configuration and thread count, as many steps as take about a given time (short runs on a shared
- * machine vary by a fifth from one to the next), and warms the JVM's compiler, which the reference
- * does not need, so that the first run is not the slow one.
+ * machine vary by a fifth from one to the next). An untimed warm-up run of some seconds then lets the
+ * JVM's compilers finish, which the reference does not need: they compile a method after thousands of
+ * calls, tens of seconds of steps, and meanwhile take a core's share from the engine's threads.
  *
  * <p>GFLOP/s are the FLOPs of one step (forward and backward, counted on the reference's identical
  * model by torch.utils.flop_counter: matrix products, convolutions and attention, not element-wise
@@ -69,10 +70,11 @@ public final class BenchReport {
     /**
      * The step benchmark of every configuration at every thread count; {@code steps} 0: as many timed steps as
      * take about {@code seconds} at the rate of an untimed calibration run (between {@value #MIN_STEPS} and
-     * {@value #MAX_STEPS}), the same number on both sides.
+     * {@value #MAX_STEPS}), the same number on both sides. {@code jitSeconds} > 0: an untimed run of about that
+     * long first, at the calibration run's rate.
      */
     public void steps(List<Path> configs, List<String> assignments, List<Integer> threadCounts, int runs, int warmup,
-            int steps, double seconds) {
+            int steps, double seconds, double jitSeconds) {
         if (steps < 0 || (steps == 0 && !(seconds > 0))) {
             throw new IllegalArgumentException("steps must be > 0, or 0 with seconds > 0; found " + steps + " and " + seconds);
         }
@@ -103,11 +105,19 @@ public final class BenchReport {
                 for (int threads : threadCounts) {
                     out.printf("%n%s (batch %d), %d thread%s%n", name, batchSize, threads, threads == 1 ? "" : "s");
                     int timed = steps;
-                    if (timed == 0) {
+                    if (timed == 0 || jitSeconds > 0) {
                         double rate = bench.run(config, assignments, threads, warmup, CALIBRATION_STEPS).stepsPerSecond();
-                        timed = calibratedSteps(rate, seconds);
-                        out.printf("  calibration: modalign %.2f steps/s untimed; %d timed steps a run (about %.1f s)%n",
-                                rate, timed, timed / rate);
+                        if (timed == 0) {
+                            timed = calibratedSteps(rate, seconds);
+                            out.printf("  calibration: modalign %.2f steps/s untimed; %d timed steps a run (about %.1f s)%n",
+                                    rate, timed, timed / rate);
+                        }
+                        if (jitSeconds > 0) {
+                            int jitSteps = calibratedSteps(rate, jitSeconds);
+                            StepBenchmark.Measurement warm = bench.run(config, assignments, threads, 0, jitSteps);
+                            out.printf("  JIT warm-up: %d untimed steps (%.1f s, %.2f steps/s), the compilers ran %s of it%n",
+                                    jitSteps, jitSteps / warm.stepsPerSecond(), warm.stepsPerSecond(), compiling(warm));
+                        }
                     }
                     List<StepBenchmark.Measurement> ours = new ArrayList<>();
                     List<PytorchReference.Measurement> theirs = new ArrayList<>();
@@ -127,9 +137,9 @@ public final class BenchReport {
                                         threads == 1 ? "" : "s", other.torchVersion(), other.gemmGflops());
                             }
                         }
-                        out.printf("  run %d: modalign %.2f steps/s (data %.2f%%, tracking %.3f%%, peak %s, loss %.4f)%s%n",
+                        out.printf("  run %d: modalign %.2f steps/s (data %.2f%%, tracking %.3f%%, JIT %s, peak %s, loss %.4f)%s%n",
                                 run + 1, mine.stepsPerSecond(), 100 * mine.dataShare(), 100 * mine.trackingShare(),
-                                PeakMemory.format(mine.peakBytes()), mine.finalLoss(),
+                                compiling(mine), PeakMemory.format(mine.peakBytes()), mine.finalLoss(),
                                 other == null ? "" : String.format("; PyTorch %.2f steps/s (peak %s)", other.stepsPerSecond(),
                                         PeakMemory.format(other.peakBytes())));
                     }
@@ -292,6 +302,11 @@ public final class BenchReport {
             }
         }
         return settings.isEmpty() ? "OpenMP wait: libgomp defaults" : "OpenMP wait: " + String.join(", ", settings);
+    }
+
+    /** The time the JVM's compilers spent during a run's timed steps, e.g. "120 ms", or "-" where the JVM does not say. */
+    private static String compiling(StepBenchmark.Measurement run) {
+        return run.compileMillis() < 0 ? "-" : run.compileMillis() + " ms";
     }
 
     /** Steps that take about {@code seconds} at {@code stepsPerSecond}, within [{@value #MIN_STEPS}, {@value #MAX_STEPS}]. */

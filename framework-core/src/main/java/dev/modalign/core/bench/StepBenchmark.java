@@ -43,9 +43,11 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
      * @param finalLoss the last step's loss
      * @param parameters the number of trained values (towers that are not frozen, and the losses' parameters)
      * @param phaseMillis mean milliseconds per timed step in each {@link StepListener.Phase}, by ordinal
+     * @param compileMillis the JVM's just-in-time compilers' time during the timed steps (on a core the engine's threads
+     *        may need), or -1 where the JVM does not say
      */
     public record Measurement(double stepsPerSecond, double samplesPerSecond, double dataShare, double trackingShare,
-            long peakBytes, double finalLoss, long parameters, double[] phaseMillis) {}
+            long peakBytes, double finalLoss, long parameters, double[] phaseMillis, long compileMillis) {}
 
     /**
      * Composes {@code file} with {@code assignments}, the thread count and the step count, trains it and
@@ -76,9 +78,12 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                 injector = compose(file, runsDir, settings, quiet);
                 plan = injector.getInstance(RunPlan.class);
             }
+            long[] compiledBefore = {warmup == 0 ? compileMillis() : -1};
             Trainer trainer = injector.getInstance(Trainer.class).progressTo(quiet).listening(time -> {
                 if (time.step() >= warmup) {
                     times.add(time);
+                } else if (time.step() == warmup - 1) {
+                    compiledBefore[0] = compileMillis();
                 }
             });
             // The previous run's garbage collected and, where the collector gives memory back, returned, so that
@@ -92,7 +97,8 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                 injector.getInstance(Tracker.class).close();
             }
             long peak = PeakMemory.peakBytes();
-            return measure(times, peak, result.finalLoss(), trainedValues(plan));
+            long compiled = compiledBefore[0] < 0 || compileMillis() < 0 ? -1 : compileMillis() - compiledBefore[0];
+            return measure(times, peak, result.finalLoss(), trainedValues(plan), compiled);
         } finally {
             deleteRecursively(runsDir);
         }
@@ -125,7 +131,14 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
         return values;
     }
 
-    static Measurement measure(List<StepListener.StepTime> times, long peakBytes, double finalLoss, long parameters) {
+    /** The JVM's total just-in-time compilation time so far, in milliseconds, or -1 where it does not say. */
+    static long compileMillis() {
+        java.lang.management.CompilationMXBean compiler = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return compiler != null && compiler.isCompilationTimeMonitoringSupported() ? compiler.getTotalCompilationTime() : -1;
+    }
+
+    static Measurement measure(List<StepListener.StepTime> times, long peakBytes, double finalLoss, long parameters,
+            long compileMillis) {
         if (times.isEmpty()) {
             throw new IllegalStateException("no step was timed");
         }
@@ -141,7 +154,7 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
             }
         }
         return new Measurement(times.size() / seconds, samples / seconds, data / (double) wall, tracking / (double) wall,
-                peakBytes, finalLoss, parameters, phases);
+                peakBytes, finalLoss, parameters, phases, compileMillis);
     }
 
     private static Path temporaryDirectory() {

@@ -43,8 +43,15 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--steps", paramLabel = "N", description = "Timed steps per run, the same on both sides; default: "
             + "as many as take about --seconds, from an untimed calibration run of modalign's step per configuration "
-            + "and thread count (which also warms the JVM's compiler).")
+            + "and thread count.")
     int steps;
+
+    @Option(names = "--jit-warmup", paramLabel = "S", description = "Seconds of untimed steps before a configuration's "
+            + "first timed run at each thread count (default 10; 0 for none). The JVM compiles a method after thousands "
+            + "of calls: for the first 10 to 15 s of steps its compilers take a tenth of a core from the engine's threads "
+            + "(519 and 758 ms of compiling in the first two 4 s runs at batch 256, 82 to 160 ms in the next three, which "
+            + "ran 15% faster). Each run prints its compilers' time as JIT.")
+    double jitWarmup = 10;
 
     @Option(names = "--seconds", paramLabel = "S", description = "Time a run's timed steps should take, without --steps "
             + "(default 4; short runs on a shared machine vary by a fifth).")
@@ -90,11 +97,11 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path home = Path.of(System.getProperty("modalign.home", "."));
-        if (runs < 1 || steps < 0 || !(seconds > 0) || warmup < 0 || threads.isEmpty()
+        if (runs < 1 || steps < 0 || !(seconds > 0) || warmup < 0 || !(jitWarmup >= 0) || threads.isEmpty()
                 || threads.stream().anyMatch(t -> t < 1)) {
-            throw new UserError("--runs must be >= 1, --steps >= 1 (or 0 to calibrate), --seconds > 0, --warmup >= 0 and every --threads >= 1;"
-                    + " found runs " + runs + ", steps " + steps + ", seconds " + seconds + ", warmup " + warmup
-                    + ", threads " + threads);
+            throw new UserError("--runs must be >= 1, --steps >= 1 (or 0 to calibrate), --seconds > 0, --warmup >= 0,"
+                    + " --jit-warmup >= 0 and every --threads >= 1; found runs " + runs + ", steps " + steps + ", seconds "
+                    + seconds + ", warmup " + warmup + ", jit-warmup " + jitWarmup + ", threads " + threads);
         }
         if (!device.equals("cpu") && !device.equals("gpu")) {
             throw new UserError("--device must be cpu or gpu, found '" + device + "'");
@@ -107,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
         BenchReport report = new BenchReport(registry, Cache.directory(), device, reference, System.out)
                 .withPhases(phases);
         if (!onlyRetrieval) {
-            report.steps(configs, assignments, threads, runs, warmup, steps, seconds);
+            report.steps(configs, assignments, threads, runs, warmup, steps, seconds, jitWarmup);
         }
         if (retrieval > 0) {
             report.retrieval(configs.get(0), assignments, retrieval, retrievalDim);

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 class PairedRatioTest {
 
     private static StepBenchmark.Measurement ours(double stepsPerSecond) {
-        return new StepBenchmark.Measurement(stepsPerSecond, 0, 0, 0, -1, 0, 0, new double[0]);
+        return new StepBenchmark.Measurement(stepsPerSecond, 0, 0, 0, -1, 0, 0, new double[0], -1);
     }
 
     private static PytorchReference.Measurement theirs(double stepsPerSecond) {

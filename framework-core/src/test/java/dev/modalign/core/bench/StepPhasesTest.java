@@ -22,7 +22,7 @@ class StepPhasesTest {
     void phasesAreMeanMillisecondsPerTimedStep() {
         List<StepListener.StepTime> times = List.of(step(0, 0, 10_000_000, 4_000_000, 1_000_000),
                 step(1, 10_000_000, 20_000_000, 6_000_000, 0));
-        StepBenchmark.Measurement measurement = StepBenchmark.measure(times, -1, 1.0, 10);
+        StepBenchmark.Measurement measurement = StepBenchmark.measure(times, -1, 1.0, 10, -1);
         assertEquals(100.0, measurement.stepsPerSecond(), 1e-9);
         assertEquals(5.0, measurement.phaseMillis()[Phase.FORWARD.ordinal()], 1e-9);
         assertEquals(0.5, measurement.phaseMillis()[Phase.DATA.ordinal()], 1e-9);
