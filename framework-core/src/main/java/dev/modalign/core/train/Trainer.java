@@ -750,11 +750,14 @@ public final class Trainer {
             Map<String, Double> gradientMetrics = termGradients == null ? Map.of()
                     : combineGradients(termGradients, optimizer, context);
             mark = phase(StepListener.Phase.BACKWARD, mark);
-            // The next batches are read and copied while the optimiser's Java threads run, not beside the forward.
-            readAhead.run();
-            mark = phase(StepListener.Phase.DATA, mark);
             double gradNorm = optimizer.gradientNorm();
             mark = phase(StepListener.Phase.CLIP_NORM, mark);
+            // The next batches are read and copied while the optimiser's Java threads run, not beside the forward.
+            // Handed over after the gradient norm rather than before it: there the woken loader thread could take the
+            // training thread's core before the norm's second thread had started, while the engine's other thread
+            // still spun on the other core (hand-over 0.30 ms mean, 0.08 median, at batch 256 on 2 threads).
+            readAhead.run();
+            mark = phase(StepListener.Phase.DATA, mark);
             if (!Double.isFinite(gradNorm)) {
                 String reason = "the gradients are not finite at step " + step + " although the loss is, in "
                         + nonFiniteParameters(optimizer);
