@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * AdamW, from "Decoupled Weight Decay Regularization" (Loshchilov and Hutter, ICLR 2019),
@@ -474,7 +475,7 @@ final class AdamW {
      */
     private static void forEachChunk(Chunks chunks, int threads, ChunkTask task) {
         int count = chunks.count();
-        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicInteger next = new AtomicInteger();
         Runnable worker = () -> {
             for (int chunk = next.getAndIncrement(); chunk < count; chunk = next.getAndIncrement()) {
                 long from = (long) chunk * CHUNK;
