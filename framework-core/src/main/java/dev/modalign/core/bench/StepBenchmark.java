@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -97,7 +99,8 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
                 injector.getInstance(Tracker.class).close();
             }
             long peak = PeakMemory.peakBytes();
-            long compiled = compiledBefore[0] < 0 || compileMillis() < 0 ? -1 : compileMillis() - compiledBefore[0];
+            long compiledAfter = compileMillis();
+            long compiled = compiledBefore[0] < 0 || compiledAfter < 0 ? -1 : compiledAfter - compiledBefore[0];
             return measure(times, peak, result.finalLoss(), trainedValues(plan), compiled);
         } finally {
             deleteRecursively(runsDir);
@@ -133,7 +136,7 @@ public record StepBenchmark(PluginRegistry registry, Path cacheDir, String devic
 
     /** The JVM's total just-in-time compilation time so far, in milliseconds, or -1 where it does not say. */
     static long compileMillis() {
-        java.lang.management.CompilationMXBean compiler = java.lang.management.ManagementFactory.getCompilationMXBean();
+        CompilationMXBean compiler = ManagementFactory.getCompilationMXBean();
         return compiler != null && compiler.isCompilationTimeMonitoringSupported() ? compiler.getTotalCompilationTime() : -1;
     }
 
