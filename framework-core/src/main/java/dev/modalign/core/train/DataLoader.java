@@ -226,10 +226,10 @@ public final class DataLoader implements AutoCloseable {
             }
 
             private void fill() {
-                if (workers != null && ahead.size() > prefetch / 2) {
+                int depth = workers == null ? 1 : prefetch;
+                if (ahead.size() > depth / 2) {
                     return;
                 }
-                int depth = workers == null ? 1 : prefetch;
                 boolean lastHandedOut = reads.fill(depth);
                 if (lastHandedOut && training && workers != null && ahead.size() < depth) {
                     if (upcoming == null || upcoming.epoch != epoch + 1) {

@@ -382,7 +382,7 @@ public final class Trainer {
                             lastLoss = stats.loss();
                         }
                         windowSamples += batch.size();
-                        if (!stats.skipped() && (step % train.logEvery() == 0 || step == total - 1)) {
+                        if (!stats.skipped() && logsMetrics(step, total, train)) {
                             long now = System.nanoTime();
                             double samplesPerSecond = windowSamples / Math.max(1e-9, (now - windowStart) / 1e9);
                             logStep(run, step, stats, lr, samplesPerSecond);
@@ -697,6 +697,11 @@ public final class Trainer {
         }
     }
 
+    /** Whether step {@code step} of {@code total} logs its metrics: every {@code train.log_every}, and the last. */
+    private static boolean logsMetrics(long step, long total, TrainSpec train) {
+        return step % train.logEvery() == 0 || step == total - 1;
+    }
+
     private StepStats step(DataLoader.Batch batch, ParameterStore parameters, AdamW optimizer, List<NDArray> lent,
             double lr, long step, int epoch, long total, TrainSpec train, Runnable readAhead) {
         boolean skipNonFinite = train.onNonfinite().equals("skip");
@@ -707,7 +712,7 @@ public final class Trainer {
         NDManager stepManager = batch.manager().newSubManager();
         try {
             lent.forEach(stepManager::tempAttachAll);
-            boolean logging = step % train.logEvery() == 0 || step == total - 1;
+            boolean logging = logsMetrics(step, total, train);
             StepContext context = new StepContext(step, epoch, total, new Random(DataLoader.mix(plan.spec().seed(), step, -2, -2)),
                     stepManager, true, batchEncoder(batch, parameters, stepManager, true), logging);
             Map<String, NDArray> terms = new LinkedHashMap<>();
